@@ -1,0 +1,197 @@
+//! Packet sources.  Today: capture files (classic pcap in micro- and nanosecond
+//! resolution, pcapng with several interfaces and link types, and gzip of either).
+//!
+//! A reader hands out packets in [`PacketBatch`]es: one owned byte buffer plus a
+//! header per packet pointing into it.  Batches are what the pipeline moves between
+//! threads, so the per-packet cost is one slice of a large sequential read, not an
+//! allocation.  Readers never panic on bad input: a record that cannot be framed ends
+//! the file with a [`CaptureError`] naming the file and packet number; a record that
+//! is merely odd (caplen above snaplen, zero length) is counted in [`ReaderStats`]
+//! and processing goes on.
+
+mod file;
+
+pub use file::{open_file, CaptureReader};
+
+use crate::time::Nanos;
+use std::path::PathBuf;
+
+/// Link-layer type of a packet, from the pcap `LINKTYPE_*` numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1).
+    Ethernet,
+    /// LINKTYPE_LINUX_SLL (113).
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276).
+    LinuxSll2,
+    /// LINKTYPE_RAW (101, and DLT_RAW 12/14 on some systems): IPv4 or IPv6 by version nibble.
+    Raw,
+    /// LINKTYPE_IPV4 (228).
+    Ipv4,
+    /// LINKTYPE_IPV6 (229).
+    Ipv6,
+    /// LINKTYPE_NULL (0): BSD loopback, 4-byte family in host byte order of the writer.
+    Null,
+    /// LINKTYPE_LOOP (108): BSD loopback, 4-byte family in network byte order.
+    Loop,
+    /// Anything else: the packet is counted as `unsupported_link_type` and skipped.
+    Other(u32),
+}
+
+impl LinkType {
+    pub fn from_linktype(n: u32) -> LinkType {
+        match n {
+            1 => LinkType::Ethernet,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            101 | 12 | 14 => LinkType::Raw,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            n => LinkType::Other(n),
+        }
+    }
+
+    /// The pcap LINKTYPE number (for compiling BPF filters against this link type).
+    pub fn linktype(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::Raw => 101,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+            LinkType::Null => 0,
+            LinkType::Loop => 108,
+            LinkType::Other(n) => n,
+        }
+    }
+}
+
+/// One packet inside a [`PacketBatch`]: where its bytes are and what the file said about it.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketHeader {
+    /// Byte offset of the captured bytes within `PacketBatch::data`.
+    pub offset: u32,
+    /// Captured length (bytes present in `data`).
+    pub caplen: u32,
+    /// Original length on the wire as the file records it.
+    pub orig_len: u32,
+    /// Capture timestamp.
+    pub ts: Nanos,
+    pub link: LinkType,
+    /// Index into [`PacketBatch::interfaces`] naming the interface the packet was captured on.
+    pub iface: u16,
+    /// 1-based packet number within its file (what error messages name).
+    pub number: u64,
+}
+
+/// An interface as a capture file describes it (pcapng IDB; classic pcap has one, unnamed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    /// `if_name` from the pcapng IDB, or `None` when the file does not say.
+    pub name: Option<String>,
+    pub link: LinkType,
+}
+
+/// A run of packets from one file, owning their bytes.
+#[derive(Debug, Default)]
+pub struct PacketBatch {
+    /// Position of this batch in the whole input (0, 1, 2, ... across all files).
+    pub seq: u64,
+    /// Index of the file (in the order given) the packets come from.
+    pub file_index: u32,
+    pub data: Vec<u8>,
+    pub packets: Vec<PacketHeader>,
+    /// Interfaces known so far in this file; `PacketHeader::iface` indexes it.
+    pub interfaces: std::sync::Arc<Vec<InterfaceInfo>>,
+}
+
+impl PacketBatch {
+    /// The captured bytes of packet `h` (which must belong to this batch).
+    pub fn bytes(&self, h: &PacketHeader) -> &[u8] {
+        let start = h.offset as usize;
+        self.data
+            .get(start..start + h.caplen as usize)
+            .unwrap_or_default()
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.packets.clear();
+    }
+}
+
+/// Per-file counters of records that were odd but readable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    pub packets: u64,
+    /// Bytes captured (sum of caplen).
+    pub bytes: u64,
+    /// caplen larger than the file's snaplen (packet kept).
+    pub caplen_over_snaplen: u64,
+    /// caplen of zero (packet counted, nothing to decode).
+    pub zero_length: u64,
+    /// caplen greater than orig_len (packet kept, orig_len raised to caplen).
+    pub caplen_over_orig_len: u64,
+    /// pcapng blocks of a type we do not read (skipped by their length).
+    pub skipped_blocks: u64,
+    /// Timestamps with an out-of-range fraction (e.g. usec >= 1e6), kept as given.
+    pub bad_timestamps: u64,
+}
+
+/// A capture file that cannot be read (further).  Always names the file, and the
+/// packet number where the problem is in a record.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: read error after packet {packet}: {source}")]
+    Io {
+        path: PathBuf,
+        packet: u64,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a pcap or pcapng file (magic {magic:#010x})")]
+    BadMagic { path: PathBuf, magic: u32 },
+    #[error("{path}: truncated file header ({got} of {need} bytes)")]
+    TruncatedHeader {
+        path: PathBuf,
+        got: usize,
+        need: usize,
+    },
+    #[error("{path}: packet {packet}: record truncated ({got} of {need} bytes); earlier packets were read")]
+    TruncatedRecord {
+        path: PathBuf,
+        packet: u64,
+        got: usize,
+        need: usize,
+    },
+    #[error("{path}: packet {packet}: captured length {caplen} exceeds the {max}-byte limit; the file cannot be framed past this point")]
+    CaplenTooLarge {
+        path: PathBuf,
+        packet: u64,
+        caplen: u64,
+        max: u64,
+    },
+    #[error("{path}: packet {packet}: bad pcapng block: {reason}")]
+    BadBlock {
+        path: PathBuf,
+        packet: u64,
+        reason: String,
+    },
+    #[error("{path}: gzip: {source}")]
+    Gzip {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The largest captured length we accept for one record (libpcap's own limit is 256 KiB
+/// for most link types).  Anything larger means the file is corrupt.
+pub const MAX_CAPLEN: u32 = 256 * 1024;

@@ -1,0 +1,1 @@
+//! Flow records: the JSON line each finished flow becomes. (In progress.)

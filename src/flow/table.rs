@@ -1,0 +1,1 @@
+//! The per-worker flow table. (In progress.)

@@ -1,0 +1,14 @@
+//! bridgewatch: a network-side traffic detector for container hosts.
+//!
+//! The data path is `capture` (packet sources) → `decode` (borrowed views over
+//! each packet, producing compact [`decode::FlowPacket`] summaries) → `flow`
+//! (sharded bidirectional flow tables) → records and alerts.  `pipeline` wires
+//! the stages together over worker threads; `cli`/`main.rs` only parse flags.
+
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod flow;
+pub mod pipeline;
+pub mod stats;
+pub mod time;

@@ -1,0 +1,1 @@
+//! Replay pipeline: reader thread, sharded workers, outputs. (In progress.)

@@ -1,0 +1,1 @@
+//! Run-wide counters and the end-of-run summary. (In progress.)

@@ -1,0 +1,73 @@
+//! Packet time: nanoseconds since the Unix epoch as `i64`, and RFC 3339 formatting.
+//!
+//! All flow timing (timeouts, durations, expiry) runs on packet time, never on the
+//! wall clock, so a replay gives the same flows on every machine and at every speed.
+
+/// Nanoseconds since 1970-01-01T00:00:00Z.
+pub type Nanos = i64;
+
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Seconds (possibly fractional) as packet-time nanoseconds.
+pub fn secs(s: f64) -> Nanos {
+    (s * NANOS_PER_SEC as f64) as Nanos
+}
+
+/// Appends `t` as RFC 3339 UTC with microseconds, e.g. `2024-05-01T12:00:00.123456Z`.
+pub fn write_rfc3339_micros(out: &mut String, t: Nanos) {
+    use std::fmt::Write;
+    let secs = t.div_euclid(NANOS_PER_SEC);
+    let micros = t.rem_euclid(NANOS_PER_SEC) / 1_000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        y,
+        m,
+        d,
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60,
+        micros
+    );
+}
+
+/// RFC 3339 UTC with microseconds as a new string.
+pub fn rfc3339_micros(t: Nanos) -> String {
+    let mut s = String::with_capacity(27);
+    write_rfc3339_micros(&mut s, t);
+    s
+}
+
+/// Days since the epoch to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_epoch_and_known_dates() {
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        // 2024-02-29T23:59:59.999999Z (leap day)
+        assert_eq!(
+            rfc3339_micros(1_709_251_199_999_999_000),
+            "2024-02-29T23:59:59.999999Z"
+        );
+        assert_eq!(rfc3339_micros(-1_000), "1969-12-31T23:59:59.999999Z");
+    }
+}
