@@ -164,3 +164,8 @@ impl Decoder {
         Err(DecodeError::Empty)
     }
 }
+
+/// `n` decoders for `n` workers. (Stub until the decode work lands.)
+pub fn decoders(config: DecodeConfig, n: usize) -> Vec<Decoder> {
+    (0..n).map(|_| Decoder::new(config.clone())).collect()
+}

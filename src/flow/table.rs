@@ -1,1 +1,547 @@
-//! The per-worker flow table. (In progress.)
+//! The per-worker flow table.  Each worker owns one table outright (flows are
+//! sharded by [`FlowKey::hash64`], so both directions of a flow reach the same
+//! worker) and no lock is taken on the packet path.
+//!
+//! Layout: flows live in a slab (`Vec<Flow>` plus a free list); a `hashbrown`
+//! `HashTable<u32>` maps keys to slab slots; a min-heap of `(expiry, slot, generation)`
+//! drives packet-time timeouts lazily — a flow's heap entry is only re-checked when
+//! it comes due, so a packet costs one lookup and a few counter updates.
+//! Memory is bounded by `max_flows`: inserting into a full table evicts the flow that
+//! is closest to its timeout, and every eviction is counted.
+
+use super::community_id::community_id_v1;
+use super::key::{to_ip, FlowKey, FlowTuple, NO_VLAN};
+use super::origin::first_sender_is_responder;
+use super::record::{proto_name, EndReason, FlowRecord, TunnelInfo};
+use super::tcp::{TcpPhase, TcpSegment, TcpTracker};
+use super::timeouts::Timeouts;
+use super::Side;
+use crate::decode::{FlowPacket, TunnelKind, TunnelParent};
+use crate::time::Nanos;
+use hashbrown::HashTable;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Settings every worker's table shares.
+#[derive(Clone, Debug)]
+pub struct TableConfig {
+    /// Most flows this table may hold at once.
+    pub max_flows: usize,
+    pub timeouts: Timeouts,
+    pub community_id_seed: u16,
+    /// Seed of the flow hash (random per process; it must be the same for all workers).
+    pub hash_seed: u64,
+    /// Make the capture interface part of the flow key (off for replay: one flow seen
+    /// on two interfaces of a pcapng file is one flow, as Zeek counts it).
+    pub key_iface: bool,
+}
+
+/// What a table has done, for the run summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub flows_created: u64,
+    pub flows_ended: u64,
+    pub flows_evicted: u64,
+    pub flows_timed_out: u64,
+    pub flows_reused: u64,
+    /// Most flows held at once.
+    pub peak_flows: u64,
+}
+
+/// Per-protocol state of a flow.
+#[derive(Clone, Debug)]
+enum ProtoState {
+    Tcp(TcpTracker),
+    /// UDP, ICMP and port-less protocols: who is the originator, and Zeek's history
+    /// letters for UDP (`D`/`d`: first payload from each side, in order).
+    Other {
+        orig_is_b: bool,
+        history: [u8; 2],
+    },
+}
+
+/// One tracked flow.  Counters are per side (A = sender of the first packet).
+#[derive(Clone, Debug)]
+struct Flow {
+    key: FlowKey,
+    first_ts: Nanos,
+    last_ts: Nanos,
+    pkts: [u64; 2],
+    ip_bytes: [u64; 2],
+    payload_bytes: [u64; 2],
+    state: ProtoState,
+    /// Present only on inner flows of a tunnel.
+    tunnel: Option<Box<TunnelParent>>,
+    /// Generation of this slot: bumped when the slot is freed or its timer re-armed,
+    /// so stale heap entries are recognised and skipped.
+    generation: u32,
+    /// Expiry time of the flow's live heap entry.
+    armed_expiry: Nanos,
+    iface: u16,
+    vlan: [u16; 2],
+    /// Side A is the key's `hi` end.
+    a_is_hi: bool,
+    live: bool,
+}
+
+/// A worker's flow table.
+pub struct FlowTable {
+    config: TableConfig,
+    slab: Vec<Flow>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    timers: BinaryHeap<Reverse<(Nanos, u32, u32)>>,
+    live: usize,
+    /// Latest packet time seen (never goes backwards).
+    now: Nanos,
+    stats: TableStats,
+    finished: Vec<FlowRecord>,
+    started: Vec<u32>,
+    /// Whether to remember new flows for [`FlowTable::take_started`].
+    track_starts: bool,
+}
+
+impl FlowTable {
+    pub fn new(config: TableConfig) -> FlowTable {
+        FlowTable {
+            config,
+            slab: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            timers: BinaryHeap::new(),
+            live: 0,
+            now: Nanos::MIN,
+            stats: TableStats::default(),
+            finished: Vec::new(),
+            started: Vec::new(),
+            track_starts: false,
+        }
+    }
+
+    /// Remember each new flow so the caller can look at it (rules at flow start).
+    pub fn set_track_starts(&mut self, on: bool) {
+        self.track_starts = on;
+    }
+
+    pub fn stats(&self) -> &TableStats {
+        &self.stats
+    }
+
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Latest packet time this table has seen.
+    pub fn now(&self) -> Nanos {
+        self.now
+    }
+
+    /// Records written since the last call (timeouts, reuse, evictions, flushes).
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.finished.drain(..)
+    }
+
+    /// Records of the flows started since the last call, as they stand now (one packet
+    /// in, usually): the view rules take at flow start.
+    pub fn take_started(&mut self, out: &mut Vec<FlowRecord>) {
+        let started = std::mem::take(&mut self.started);
+        for &slot in &started {
+            if let Some(f) = self.slab.get(slot as usize) {
+                if f.live {
+                    out.push(self.record(f, EndReason::EndOfInput));
+                }
+            }
+        }
+        self.started = started;
+        self.started.clear();
+    }
+
+    /// Moves packet time forward to `t` (if later) and writes out every flow whose
+    /// timeout has passed.
+    pub fn advance(&mut self, t: Nanos) {
+        if t <= self.now {
+            return;
+        }
+        self.now = t;
+        while let Some(&Reverse((expiry, slot, generation))) = self.timers.peek() {
+            if expiry > t {
+                break;
+            }
+            self.timers.pop();
+            let Some(f) = self.slab.get(slot as usize) else {
+                continue;
+            };
+            if !f.live || f.generation != generation {
+                continue;
+            }
+            let real = f.last_ts.saturating_add(self.timeout_of(f));
+            if real <= t {
+                self.stats.flows_timed_out += 1;
+                self.end_flow(slot, EndReason::Timeout);
+            } else {
+                self.arm(slot, real);
+            }
+        }
+    }
+
+    /// Accounts one packet.
+    #[inline]
+    pub fn process(&mut self, p: &FlowPacket) {
+        self.advance(p.ts);
+        let ctx = if self.config.key_iface {
+            p.iface as u32
+        } else {
+            0
+        };
+        let (key, swapped) = FlowKey::from_tuple(&p.tuple, p.key_vlan, ctx);
+        let hash = key.hash64(self.config.hash_seed);
+        let slab = &self.slab;
+        let found = self
+            .index
+            .find(hash, |&s| {
+                slab.get(s as usize).is_some_and(|f| f.key == key)
+            })
+            .copied();
+        let slot = match found {
+            Some(slot) => {
+                if self.must_restart(slot, p, swapped) {
+                    self.stats.flows_reused += 1;
+                    self.end_flow(slot, EndReason::Reused);
+                    self.insert(key, hash, swapped, p)
+                } else {
+                    slot
+                }
+            }
+            None => self.insert(key, hash, swapped, p),
+        };
+        self.update(slot, swapped, p);
+    }
+
+    /// Writes out every flow still open (end of input).
+    pub fn flush(&mut self) {
+        for slot in 0..self.slab.len() as u32 {
+            if self.slab[slot as usize].live {
+                self.end_flow(slot, EndReason::EndOfInput);
+            }
+        }
+        self.timers.clear();
+    }
+
+    fn timeout_of(&self, f: &Flow) -> Nanos {
+        let t = &self.config.timeouts;
+        match &f.state {
+            ProtoState::Tcp(tcp) => match tcp.phase() {
+                TcpPhase::Attempt => t.tcp_attempt,
+                TcpPhase::Established => t.tcp_established,
+                TcpPhase::Closing => t.tcp_closing,
+                TcpPhase::Closed => t.tcp_closed,
+                TcpPhase::Reset => t.tcp_reset,
+            },
+            ProtoState::Other { .. } => match f.key.proto {
+                17 => t.udp,
+                1 | 58 => t.icmp,
+                _ => t.other,
+            },
+        }
+    }
+
+    /// True when `p` cannot continue the flow in `slot`: the flow timed out before this
+    /// packet (possible when packet time runs backwards between shards' batches), or a
+    /// TCP SYN reuses a closed connection's 5-tuple.
+    fn must_restart(&self, slot: u32, p: &FlowPacket, swapped: bool) -> bool {
+        let f = &self.slab[slot as usize];
+        if p.ts > f.last_ts.saturating_add(self.timeout_of(f)) {
+            return true;
+        }
+        match &f.state {
+            ProtoState::Tcp(tcp) if p.tuple.proto == 6 => {
+                tcp.is_reuse(side_of(f, swapped), &segment(p))
+            }
+            _ => false,
+        }
+    }
+
+    fn insert(&mut self, key: FlowKey, hash: u64, swapped: bool, p: &FlowPacket) -> u32 {
+        if self.live >= self.config.max_flows.max(1) {
+            self.evict_one();
+        }
+        let state = if p.tuple.proto == 6 {
+            ProtoState::Tcp(TcpTracker::new())
+        } else {
+            ProtoState::Other {
+                orig_is_b: first_sender_is_responder(&p.tuple),
+                history: [0; 2],
+            }
+        };
+        let flow = Flow {
+            key,
+            first_ts: p.ts,
+            last_ts: p.ts,
+            pkts: [0; 2],
+            ip_bytes: [0; 2],
+            payload_bytes: [0; 2],
+            state,
+            tunnel: p.tunnel.map(Box::new),
+            generation: 0,
+            armed_expiry: Nanos::MAX,
+            iface: p.iface,
+            vlan: p.vlan,
+            a_is_hi: swapped,
+            live: true,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                let generation = self.slab[slot as usize].generation.wrapping_add(1);
+                self.slab[slot as usize] = Flow { generation, ..flow };
+                slot
+            }
+            None => {
+                self.slab.push(flow);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let seed = self.config.hash_seed;
+        let slab = &self.slab;
+        self.index.insert_unique(hash, slot, |&s| {
+            slab.get(s as usize).map_or(0, |f| f.key.hash64(seed))
+        });
+        self.live += 1;
+        self.stats.flows_created += 1;
+        self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
+        if self.track_starts {
+            self.started.push(slot);
+        }
+        slot
+    }
+
+    #[inline]
+    fn update(&mut self, slot: u32, swapped: bool, p: &FlowPacket) {
+        let before = {
+            let f = &self.slab[slot as usize];
+            self.timeout_of(f)
+        };
+        let f = &mut self.slab[slot as usize];
+        let side = side_of(f, swapped);
+        let i = side.index();
+        f.pkts[i] += 1;
+        f.ip_bytes[i] += p.ip_len as u64;
+        f.payload_bytes[i] += p.payload_len as u64;
+        if p.ts > f.last_ts {
+            f.last_ts = p.ts;
+        }
+        match &mut f.state {
+            ProtoState::Tcp(tcp) => tcp.update(side, &segment(p)),
+            ProtoState::Other { history, .. } => {
+                if p.tuple.proto == 17 && p.payload_len > 0 {
+                    let letter = if side == Side::A { b'a' } else { b'b' };
+                    if !history.contains(&letter) {
+                        if history[0] == 0 {
+                            history[0] = letter;
+                        } else if history[1] == 0 {
+                            history[1] = letter;
+                        }
+                    }
+                }
+            }
+        }
+        let last = f.last_ts;
+        let armed = f.armed_expiry;
+        let timeout = self.timeout_of(&self.slab[slot as usize]);
+        // Arm the first timer, or re-arm when the state now has a shorter timeout than
+        // the pending entry allows for; longer timeouts are handled lazily on pop.
+        if armed == Nanos::MAX || (timeout < before && last.saturating_add(timeout) < armed) {
+            self.arm(slot, last.saturating_add(timeout));
+        }
+    }
+
+    fn arm(&mut self, slot: u32, expiry: Nanos) {
+        let f = &mut self.slab[slot as usize];
+        f.generation = f.generation.wrapping_add(1);
+        f.armed_expiry = expiry;
+        self.timers.push(Reverse((expiry, slot, f.generation)));
+    }
+
+    fn evict_one(&mut self) {
+        while let Some(Reverse((_, slot, generation))) = self.timers.pop() {
+            let live = self
+                .slab
+                .get(slot as usize)
+                .is_some_and(|f| f.live && f.generation == generation);
+            if live {
+                self.stats.flows_evicted += 1;
+                self.end_flow(slot, EndReason::Evicted);
+                return;
+            }
+        }
+    }
+
+    fn end_flow(&mut self, slot: u32, reason: EndReason) {
+        let seed = self.config.hash_seed;
+        let Some(f) = self.slab.get(slot as usize) else {
+            return;
+        };
+        if !f.live {
+            return;
+        }
+        let hash = f.key.hash64(seed);
+        let record = self.record(f, reason);
+        self.finished.push(record);
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        let f = &mut self.slab[slot as usize];
+        f.live = false;
+        f.generation = f.generation.wrapping_add(1);
+        f.tunnel = None;
+        self.free.push(slot);
+        self.live -= 1;
+        self.stats.flows_ended += 1;
+    }
+
+    fn record(&self, f: &Flow, reason: EndReason) -> FlowRecord {
+        let orig = match &f.state {
+            ProtoState::Tcp(tcp) => tcp.orig_side(),
+            ProtoState::Other { orig_is_b, .. } => {
+                if *orig_is_b {
+                    Side::B
+                } else {
+                    Side::A
+                }
+            }
+        };
+        let resp = orig.other();
+        let k = &f.key;
+        // Side A is the hi end when a_is_hi.
+        let end_of = |side: Side| {
+            if (side == Side::A) == f.a_is_hi {
+                (k.hi_addr, k.hi_port)
+            } else {
+                (k.lo_addr, k.lo_port)
+            }
+        };
+        let (oa, op) = end_of(orig);
+        let (ra, rp) = end_of(resp);
+        let tuple = FlowTuple {
+            src: oa,
+            dst: ra,
+            sport: op,
+            dport: rp,
+            proto: k.proto,
+            af: k.af,
+        };
+        let (conn_state, history, orig_bytes, resp_bytes) = match &f.state {
+            ProtoState::Tcp(tcp) => {
+                let mut h = String::new();
+                tcp.write_history(&mut h);
+                (
+                    tcp.conn_state(),
+                    h,
+                    tcp.payload_bytes(orig),
+                    tcp.payload_bytes(resp),
+                )
+            }
+            ProtoState::Other { history, .. } => {
+                let mut h = String::new();
+                for &l in history.iter().filter(|&&l| l != 0) {
+                    let is_orig = (l == b'a') == (orig == Side::A);
+                    h.push(if is_orig { 'D' } else { 'd' });
+                }
+                let state = if k.proto == 17 {
+                    match (f.pkts[orig.index()] > 0, f.pkts[resp.index()] > 0) {
+                        (true, true) => "SF",
+                        (true, false) => "S0",
+                        (false, true) => "SHR",
+                        (false, false) => "OTH",
+                    }
+                } else {
+                    "OTH"
+                };
+                (
+                    state,
+                    h,
+                    f.payload_bytes[orig.index()],
+                    f.payload_bytes[resp.index()],
+                )
+            }
+        };
+        let tunnel = f.tunnel.as_ref().map(|t| TunnelInfo {
+            kind: match t.kind {
+                TunnelKind::Vxlan { .. } => "vxlan",
+                TunnelKind::Gre => "gre",
+            },
+            vni: match t.kind {
+                TunnelKind::Vxlan { vni } => Some(vni),
+                TunnelKind::Gre => None,
+            },
+            outer_community_id: community_id_v1(&t.outer, self.config.community_id_seed),
+            outer_orig_h: t.outer.src_ip(),
+            outer_resp_h: t.outer.dst_ip(),
+        });
+        FlowRecord {
+            ts: f.first_ts,
+            end: f.last_ts,
+            uid: flow_uid(k, f.first_ts),
+            proto: proto_name(k.proto),
+            proto_num: k.proto,
+            orig_h: to_ip(k.af, &oa),
+            orig_p: op,
+            resp_h: to_ip(k.af, &ra),
+            resp_p: rp,
+            orig_pkts: f.pkts[orig.index()],
+            orig_ip_bytes: f.ip_bytes[orig.index()],
+            orig_bytes,
+            resp_pkts: f.pkts[resp.index()],
+            resp_ip_bytes: f.ip_bytes[resp.index()],
+            resp_bytes,
+            conn_state,
+            history,
+            community_id: community_id_v1(&tuple, self.config.community_id_seed),
+            vlan: (f.vlan[0] != NO_VLAN).then_some(f.vlan[0]),
+            inner_vlan: (f.vlan[1] != NO_VLAN).then_some(f.vlan[1]),
+            iface: Some(f.iface.to_string()),
+            tunnel,
+            end_reason: reason,
+        }
+    }
+}
+
+#[inline]
+fn side_of(f: &Flow, swapped: bool) -> Side {
+    if swapped == f.a_is_hi {
+        Side::A
+    } else {
+        Side::B
+    }
+}
+
+#[inline]
+fn segment(p: &FlowPacket) -> TcpSegment {
+    TcpSegment {
+        flags: p.tcp_flags,
+        seq: p.tcp_seq,
+        ack: p.tcp_ack,
+        window: p.tcp_window,
+        payload_len: p.payload_len,
+    }
+}
+
+/// A deterministic flow id: `C` + 17 base62 digits of a fixed-seed hash of the key
+/// and the first packet's time.  Same flow, same uid, on every run and thread count.
+pub fn flow_uid(k: &FlowKey, first_ts: Nanos) -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut h = (k.hash64(0x5eed_f10e) ^ first_ts as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= h >> 29;
+    let mut lo = k.hash64(first_ts as u64);
+    let mut s = String::with_capacity(18);
+    s.push('C');
+    for i in 0..17 {
+        let v = if i < 10 { &mut h } else { &mut lo };
+        s.push(DIGITS[(*v % 62) as usize] as char);
+        *v /= 62;
+    }
+    s
+}

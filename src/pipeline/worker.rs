@@ -1,0 +1,232 @@
+//! One worker: decodes the batches handed to it, routes each flow packet to the
+//! worker that owns its flow (by the symmetric hash), and runs its own flow table
+//! over the packets routed to it.  A worker's table, decoder scratch and output
+//! buffer belong to it alone.
+
+use super::output::{SharedWriter, CHUNK};
+use super::{FlowHook, IfaceNames};
+use crate::capture::{LinkType, PacketBatch};
+use crate::decode::{Decoder, FlowPacket};
+use crate::flow::key::FlowKey;
+use crate::flow::record::FlowRecord;
+use crate::flow::table::{FlowTable, TableConfig};
+use crate::stats::RunStats;
+use crate::time::Nanos;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A compiled `--bpf` expression, one program per link type met (compiled lazily,
+/// on the worker that uses it: libpcap programs are not shared across threads).
+pub struct BpfFilter {
+    expr: String,
+    programs: HashMap<LinkType, Option<pcap::BpfProgram>>,
+}
+
+impl BpfFilter {
+    /// Compiles `expr` for Ethernet once to reject a bad expression before any work.
+    pub fn new(expr: &str) -> Result<BpfFilter, String> {
+        compile(expr, LinkType::Ethernet)?;
+        Ok(BpfFilter {
+            expr: expr.to_string(),
+            programs: HashMap::new(),
+        })
+    }
+
+    /// Whether the packet passes.  Link types the expression cannot be compiled for
+    /// let nothing through (counted as rejected by the caller).
+    pub fn matches(&mut self, link: LinkType, data: &[u8]) -> bool {
+        let expr = &self.expr;
+        let prog = self
+            .programs
+            .entry(link)
+            .or_insert_with(|| compile(expr, link).ok());
+        prog.as_ref().is_some_and(|p| p.filter(data))
+    }
+}
+
+impl Clone for BpfFilter {
+    fn clone(&self) -> Self {
+        BpfFilter {
+            expr: self.expr.clone(),
+            programs: HashMap::new(),
+        }
+    }
+}
+
+fn compile(expr: &str, link: LinkType) -> Result<pcap::BpfProgram, String> {
+    let dead = pcap::Capture::dead(pcap::Linktype(link.linktype() as i32))
+        .map_err(|e| format!("libpcap: {e}"))?;
+    dead.compile(expr, true)
+        .map_err(|e| format!("--bpf '{expr}': {e}"))
+}
+
+/// Flow packets for one destination shard from one batch.
+pub struct SubBatch {
+    pub packets: Vec<FlowPacket>,
+    /// Latest timestamp in the whole batch: every shard advances its clock with it.
+    pub max_ts: Nanos,
+}
+
+pub struct Worker {
+    pub id: usize,
+    shards: usize,
+    hash_seed: u64,
+    key_iface: bool,
+    decoder: Decoder,
+    table: FlowTable,
+    scratch: Vec<FlowPacket>,
+    pub stats: RunStats,
+    bpf: Option<BpfFilter>,
+    out_buf: Vec<u8>,
+    flows_out: Option<Arc<SharedWriter>>,
+    names: Arc<IfaceNames>,
+    name_cache: Vec<Option<String>>,
+    hook: Option<Box<dyn FlowHook>>,
+    started: Vec<FlowRecord>,
+}
+
+impl Worker {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: usize,
+        shards: usize,
+        decoder: Decoder,
+        table_config: TableConfig,
+        bpf: Option<BpfFilter>,
+        flows_out: Option<Arc<SharedWriter>>,
+        names: Arc<IfaceNames>,
+        hook: Option<Box<dyn FlowHook>>,
+    ) -> Worker {
+        let hash_seed = table_config.hash_seed;
+        let key_iface = table_config.key_iface;
+        let mut table = FlowTable::new(table_config);
+        table.set_track_starts(hook.is_some());
+        Worker {
+            id,
+            shards,
+            hash_seed,
+            key_iface,
+            decoder,
+            table,
+            scratch: Vec::with_capacity(4),
+            stats: RunStats::default(),
+            bpf,
+            out_buf: Vec::with_capacity(CHUNK + 4096),
+            flows_out,
+            names,
+            name_cache: Vec::new(),
+            hook,
+            started: Vec::new(),
+        }
+    }
+
+    /// Decodes every packet of `batch` into per-shard vectors (`out[s]` for shard s).
+    /// Returns the batch's latest timestamp.
+    pub fn decode_batch(&mut self, batch: &PacketBatch, out: &mut [Vec<FlowPacket>]) -> Nanos {
+        let mut max_ts = Nanos::MIN;
+        for h in &batch.packets {
+            self.stats.packets += 1;
+            self.stats.bytes += h.caplen as u64;
+            max_ts = max_ts.max(h.ts);
+            let data = batch.bytes(h);
+            if let Some(bpf) = self.bpf.as_mut() {
+                if !bpf.matches(h.link, data) {
+                    self.stats.bpf_rejected += 1;
+                    continue;
+                }
+            }
+            self.scratch.clear();
+            let result = self.decoder.decode(h, data, &mut self.scratch);
+            if let Err(e) = result {
+                let map = if e.is_benign() {
+                    &mut self.stats.skipped
+                } else {
+                    &mut self.stats.decode_failures
+                };
+                *map.entry(e.kind()).or_default() += 1;
+            }
+            if !self.scratch.is_empty() {
+                self.stats.decoded += 1;
+            }
+            for p in self.scratch.drain(..) {
+                let shard = if self.shards == 1 {
+                    0
+                } else {
+                    let ctx = if self.key_iface { p.iface as u32 } else { 0 };
+                    let (key, _) = FlowKey::from_tuple(&p.tuple, p.key_vlan, ctx);
+                    (key.hash64(self.hash_seed) % self.shards as u64) as usize
+                };
+                out[shard].push(p);
+            }
+        }
+        max_ts
+    }
+
+    /// Runs this worker's flow table over packets routed to it.
+    pub fn process(&mut self, packets: &[FlowPacket], max_ts: Nanos) {
+        for p in packets {
+            self.table.process(p);
+            if self.hook.is_some() {
+                self.run_start_hooks();
+            }
+        }
+        self.table.advance(max_ts);
+        self.emit_finished();
+    }
+
+    /// End of input: flush every open flow and the output buffer.
+    pub fn finish(&mut self) {
+        self.table.flush();
+        self.emit_finished();
+        if let Some(hook) = self.hook.as_mut() {
+            hook.finish();
+        }
+        if let Some(w) = &self.flows_out {
+            w.write_chunk(&mut self.out_buf);
+        }
+        self.stats.table = self.table.stats().clone();
+    }
+
+    fn run_start_hooks(&mut self) {
+        self.table.take_started(&mut self.started);
+        if self.started.is_empty() {
+            return;
+        }
+        for mut r in self.started.drain(..) {
+            fill_iface_name(&mut r, &self.names, &mut self.name_cache);
+            if let Some(hook) = self.hook.as_mut() {
+                hook.on_start(&r);
+            }
+        }
+    }
+
+    fn emit_finished(&mut self) {
+        let mut finished: Vec<FlowRecord> = self.table.drain_finished().collect();
+        for r in finished.iter_mut() {
+            fill_iface_name(r, &self.names, &mut self.name_cache);
+            if let Some(hook) = self.hook.as_mut() {
+                hook.on_end(r);
+            }
+            if self.flows_out.is_some() {
+                r.write_json_line(&mut self.out_buf);
+            }
+            self.stats.flows_written += 1;
+        }
+        if self.out_buf.len() >= CHUNK {
+            if let Some(w) = &self.flows_out {
+                w.write_chunk(&mut self.out_buf);
+            }
+        }
+    }
+}
+
+/// Replaces the table's interface index with the capture's interface name (or null).
+fn fill_iface_name(r: &mut FlowRecord, names: &IfaceNames, cache: &mut Vec<Option<String>>) {
+    let Some(idx) = r.iface.as_deref().and_then(|s| s.parse::<usize>().ok()) else {
+        return;
+    };
+    if idx >= cache.len() {
+        *cache = names.snapshot();
+    }
+    r.iface = cache.get(idx).cloned().flatten();
+}
