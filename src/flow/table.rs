@@ -545,3 +545,148 @@ pub fn flow_uid(k: &FlowKey, first_ts: Nanos) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::key::{addr_from_v4, AddrFamily};
+    use crate::time::NANOS_PER_SEC;
+
+    const S: Nanos = NANOS_PER_SEC;
+
+    fn config(max_flows: usize) -> TableConfig {
+        TableConfig {
+            max_flows,
+            timeouts: Timeouts::default(),
+            community_id_seed: 0,
+            hash_seed: 12345,
+            key_iface: false,
+        }
+    }
+
+    fn udp(ts: Nanos, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: u32) -> FlowPacket {
+        FlowPacket {
+            ts,
+            tuple: FlowTuple {
+                src: addr_from_v4(src),
+                dst: addr_from_v4(dst),
+                sport,
+                dport,
+                proto: 17,
+                af: AddrFamily::V4,
+            },
+            vlan: [NO_VLAN; 2],
+            key_vlan: [NO_VLAN; 2],
+            iface: 0,
+            ip_len: 28 + payload,
+            payload_len: payload,
+            tcp_flags: 0,
+            tcp_seq: 0,
+            tcp_ack: 0,
+            tcp_window: 0,
+            tunnel: None,
+        }
+    }
+
+    fn records(t: &mut FlowTable) -> Vec<FlowRecord> {
+        t.drain_finished().collect()
+    }
+
+    #[test]
+    fn both_directions_count_into_one_flow() {
+        let mut t = FlowTable::new(config(100));
+        let a = [10, 0, 0, 1];
+        let b = [10, 0, 0, 2];
+        t.process(&udp(S, a, 40000, b, 9999, 10));
+        t.process(&udp(S + 1000, b, 9999, a, 40000, 20));
+        t.process(&udp(S + 2000, a, 40000, b, 9999, 0));
+        t.flush();
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        let r = &r[0];
+        assert_eq!(r.orig_h.to_string(), "10.0.0.1");
+        assert_eq!((r.orig_pkts, r.resp_pkts), (2, 1));
+        assert_eq!((r.orig_ip_bytes, r.resp_ip_bytes), (38 + 28, 48));
+        assert_eq!((r.orig_bytes, r.resp_bytes), (10, 20));
+        assert_eq!(r.conn_state, "SF");
+        assert_eq!(r.history, "Dd");
+        assert_eq!(r.end - r.ts, 2000);
+        assert_eq!(r.end_reason, EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn udp_times_out_after_a_minute_of_packet_time_and_restarts() {
+        let mut t = FlowTable::new(config(100));
+        let a = [10, 0, 0, 1];
+        let b = [10, 0, 0, 2];
+        t.process(&udp(S, a, 1000, b, 2000, 1));
+        // 59 s later: same flow.
+        t.process(&udp(60 * S, a, 1000, b, 2000, 1));
+        assert!(records(&mut t).is_empty());
+        // 60 s + 1 ns after the last packet: a new flow; the old one timed out.
+        t.process(&udp(120 * S + 1, a, 1000, b, 2000, 1));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].orig_pkts, 2);
+        assert_eq!(r[0].end_reason, EndReason::Timeout);
+        assert_eq!(t.stats().flows_timed_out, 1);
+        assert_eq!(t.len(), 1);
+        // Time advancing through another flow's packets also expires it.
+        t.process(&udp(500 * S, [1, 1, 1, 1], 1, [2, 2, 2, 2], 2, 1));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].ts, 120 * S + 1);
+    }
+
+    #[test]
+    fn full_table_evicts_and_counts() {
+        let mut t = FlowTable::new(config(2));
+        for i in 0..5u8 {
+            t.process(&udp(S + i as i64, [10, 0, 0, i], 1000, [10, 0, 1, 1], 53, 1));
+        }
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.stats().flows_evicted, 3);
+        let evicted = records(&mut t);
+        assert_eq!(evicted.len(), 3);
+        assert!(evicted.iter().all(|r| r.end_reason == EndReason::Evicted));
+        // the oldest (closest to timing out) go first
+        assert_eq!(evicted[0].orig_h.to_string(), "10.0.0.0");
+        t.flush();
+        assert_eq!(records(&mut t).len(), 2);
+        assert_eq!(t.stats().flows_created, 5);
+    }
+
+    #[test]
+    fn responder_first_udp_is_flipped_by_server_port() {
+        // A DNS answer seen before its query: the sender (port 53) is the responder.
+        let mut t = FlowTable::new(config(10));
+        t.process(&udp(S, [8, 8, 8, 8], 53, [10, 0, 0, 5], 33333, 60));
+        t.flush();
+        let r = &records(&mut t)[0];
+        let flipped = crate::flow::origin::first_sender_is_responder(&udp(
+            0,
+            [8, 8, 8, 8],
+            53,
+            [10, 0, 0, 5],
+            33333,
+            0,
+        )
+        .tuple);
+        if flipped {
+            assert_eq!(r.orig_h.to_string(), "10.0.0.5");
+            assert_eq!((r.orig_pkts, r.resp_pkts), (0, 1));
+            assert_eq!(r.conn_state, "SHR");
+            assert_eq!(r.history, "d");
+        }
+    }
+
+    #[test]
+    fn flow_state_stays_small() {
+        // README states the bytes of state per tracked flow: keep that number honest.
+        let per_flow = std::mem::size_of::<Flow>()
+            + std::mem::size_of::<u32>() * 8 / 7 + 1 // index slot at hashbrown's max load
+            + std::mem::size_of::<(Nanos, u32, u32)>(); // one live timer
+        assert!(per_flow <= 256, "{per_flow} bytes per flow");
+        eprintln!("flow state: {} bytes (Flow {} B)", per_flow, std::mem::size_of::<Flow>());
+    }
+}
