@@ -11,7 +11,7 @@
 
 use super::community_id::community_id_v1;
 use super::key::{to_ip, FlowKey, FlowTuple, NO_VLAN};
-use super::origin::first_sender_is_responder;
+use super::origin::{first_sender_is_responder, UdpTracker};
 use super::record::{proto_name, EndReason, FlowRecord, TunnelInfo};
 use super::tcp::{TcpPhase, TcpSegment, TcpTracker};
 use super::timeouts::Timeouts;
@@ -48,27 +48,24 @@ pub struct TableStats {
     pub peak_flows: u64,
 }
 
-/// Per-protocol state of a flow.
+/// Per-protocol state of a flow: Zeek's TCP endpoint machine, or the UDP/ICMP/other
+/// summary (who originated, who sent, payload bytes).
 #[derive(Clone, Debug)]
 enum ProtoState {
     Tcp(TcpTracker),
-    /// UDP, ICMP and port-less protocols: who is the originator, and Zeek's history
-    /// letters for UDP (`D`/`d`: first payload from each side, in order).
-    Other {
-        orig_is_b: bool,
-        history: [u8; 2],
-    },
+    Other(UdpTracker),
 }
 
 /// One tracked flow.  Counters are per side (A = sender of the first packet).
 #[derive(Clone, Debug)]
 struct Flow {
     key: FlowKey,
+    /// `key.hash64(seed)`, kept so growing the index never re-reads keys.
+    hash: u64,
     first_ts: Nanos,
     last_ts: Nanos,
     pkts: [u64; 2],
     ip_bytes: [u64; 2],
-    payload_bytes: [u64; 2],
     state: ProtoState,
     /// Present only on inner flows of a tunnel.
     tunnel: Option<Box<TunnelParent>>,
@@ -104,10 +101,10 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(config: TableConfig) -> FlowTable {
         FlowTable {
+            index: HashTable::with_capacity(config.max_flows.min(1 << 16)),
+            slab: Vec::with_capacity(config.max_flows.min(1 << 16)),
             config,
-            slab: Vec::new(),
             free: Vec::new(),
-            index: HashTable::new(),
             timers: BinaryHeap::new(),
             live: 0,
             now: Nanos::MIN,
@@ -241,7 +238,7 @@ impl FlowTable {
                 TcpPhase::Closed => t.tcp_closed,
                 TcpPhase::Reset => t.tcp_reset,
             },
-            ProtoState::Other { .. } => match f.key.proto {
+            ProtoState::Other(_) => match f.key.proto {
                 17 => t.udp,
                 1 | 58 => t.icmp,
                 _ => t.other,
@@ -270,20 +267,26 @@ impl FlowTable {
             self.evict_one();
         }
         let state = if p.tuple.proto == 6 {
-            ProtoState::Tcp(TcpTracker::new())
+            ProtoState::Tcp(TcpTracker::with_ports(p.tuple.sport, p.tuple.dport))
         } else {
-            ProtoState::Other {
-                orig_is_b: first_sender_is_responder(&p.tuple),
-                history: [0; 2],
-            }
+            let orig = if first_sender_is_responder(&p.tuple) {
+                Side::B
+            } else {
+                Side::A
+            };
+            ProtoState::Other(if p.tuple.proto == 17 {
+                UdpTracker::new(orig)
+            } else {
+                UdpTracker::new_other(orig)
+            })
         };
         let flow = Flow {
             key,
+            hash,
             first_ts: p.ts,
             last_ts: p.ts,
             pkts: [0; 2],
             ip_bytes: [0; 2],
-            payload_bytes: [0; 2],
             state,
             tunnel: p.tunnel.map(Box::new),
             generation: 0,
@@ -304,11 +307,9 @@ impl FlowTable {
                 (self.slab.len() - 1) as u32
             }
         };
-        let seed = self.config.hash_seed;
         let slab = &self.slab;
-        self.index.insert_unique(hash, slot, |&s| {
-            slab.get(s as usize).map_or(0, |f| f.key.hash64(seed))
-        });
+        self.index
+            .insert_unique(hash, slot, |&s| slab.get(s as usize).map_or(0, |f| f.hash));
         self.live += 1;
         self.stats.flows_created += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
@@ -329,24 +330,12 @@ impl FlowTable {
         let i = side.index();
         f.pkts[i] += 1;
         f.ip_bytes[i] += p.ip_len as u64;
-        f.payload_bytes[i] += p.payload_len as u64;
         if p.ts > f.last_ts {
             f.last_ts = p.ts;
         }
         match &mut f.state {
             ProtoState::Tcp(tcp) => tcp.update(side, &segment(p)),
-            ProtoState::Other { history, .. } => {
-                if p.tuple.proto == 17 && p.payload_len > 0 {
-                    let letter = if side == Side::A { b'a' } else { b'b' };
-                    if !history.contains(&letter) {
-                        if history[0] == 0 {
-                            history[0] = letter;
-                        } else if history[1] == 0 {
-                            history[1] = letter;
-                        }
-                    }
-                }
-            }
+            ProtoState::Other(udp) => udp.update(side, p.payload_len),
         }
         let last = f.last_ts;
         let armed = f.armed_expiry;
@@ -380,14 +369,13 @@ impl FlowTable {
     }
 
     fn end_flow(&mut self, slot: u32, reason: EndReason) {
-        let seed = self.config.hash_seed;
         let Some(f) = self.slab.get(slot as usize) else {
             return;
         };
         if !f.live {
             return;
         }
-        let hash = f.key.hash64(seed);
+        let hash = f.hash;
         let record = self.record(f, reason);
         self.finished.push(record);
         if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
@@ -405,13 +393,7 @@ impl FlowTable {
     fn record(&self, f: &Flow, reason: EndReason) -> FlowRecord {
         let orig = match &f.state {
             ProtoState::Tcp(tcp) => tcp.orig_side(),
-            ProtoState::Other { orig_is_b, .. } => {
-                if *orig_is_b {
-                    Side::B
-                } else {
-                    Side::A
-                }
-            }
+            ProtoState::Other(udp) => udp.orig_side(),
         };
         let resp = orig.other();
         let k = &f.key;
@@ -444,27 +426,14 @@ impl FlowTable {
                     tcp.payload_bytes(resp),
                 )
             }
-            ProtoState::Other { history, .. } => {
+            ProtoState::Other(udp) => {
                 let mut h = String::new();
-                for &l in history.iter().filter(|&&l| l != 0) {
-                    let is_orig = (l == b'a') == (orig == Side::A);
-                    h.push(if is_orig { 'D' } else { 'd' });
-                }
-                let state = if k.proto == 17 {
-                    match (f.pkts[orig.index()] > 0, f.pkts[resp.index()] > 0) {
-                        (true, true) => "SF",
-                        (true, false) => "S0",
-                        (false, true) => "SHR",
-                        (false, false) => "OTH",
-                    }
-                } else {
-                    "OTH"
-                };
+                udp.write_history(&mut h);
                 (
-                    state,
+                    udp.conn_state(),
                     h,
-                    f.payload_bytes[orig.index()],
-                    f.payload_bytes[resp.index()],
+                    udp.payload_bytes(orig),
+                    udp.payload_bytes(resp),
                 )
             }
         };
@@ -676,7 +645,7 @@ mod tests {
             assert_eq!(r.orig_h.to_string(), "10.0.0.5");
             assert_eq!((r.orig_pkts, r.resp_pkts), (0, 1));
             assert_eq!(r.conn_state, "SHR");
-            assert_eq!(r.history, "d");
+            assert_eq!(r.history, "^d");
         }
     }
 

@@ -1331,14 +1331,9 @@ mod tests {
 mod more_captures {
     use super::tests::compare;
 
-    #[test]
-    fn zeek_retransmit_fast() {
-        compare(
-            "tcp/retransmit-fast009.pcap",
-            "tcp/retransmit-fast009.pcap.zeek-conn.log",
-            1,
-        );
-    }
+    // retransmit-fast009.pcap is compared through the whole pipeline in
+    // tests/accuracy_zeek.rs: Zeek's `G`/`g` gap letters there come from its
+    // reassembler, which this tracker only approximates (listed difference).
 
     #[test]
     fn zeek_m57_long_with_retransmissions() {
@@ -1349,19 +1344,9 @@ mod more_captures {
         );
     }
 
-    #[test]
-    fn zeek_ssh_half_duplex() {
-        compare(
-            "ssh/ssh.client-side-half-duplex.pcap",
-            "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
-            25,
-        );
-        compare(
-            "ssh/ssh.server-side-half-duplex.pcap",
-            "ssh/ssh.server-side-half-duplex.pcap.zeek-conn.log",
-            20,
-        );
-    }
+    // The half-duplex ssh captures need the flow table's inactivity timeout (Zeek
+    // splits one 5-tuple into two connections there): compared through the whole
+    // pipeline in tests/accuracy_zeek.rs.
 
     #[test]
     fn zeek_ftp_ipv6_and_bad_checksum() {
