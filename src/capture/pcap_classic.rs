@@ -21,7 +21,10 @@ pub(super) struct ClassicFormat {
 
 #[inline]
 fn rd32(b: &[u8], off: usize, big: bool) -> u32 {
-    match b.get(off..off + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+    match b
+        .get(off..off + 4)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+    {
         Some(a) if big => u32::from_be_bytes(a),
         Some(a) => u32::from_le_bytes(a),
         None => 0,

@@ -36,7 +36,10 @@ const OPT_IF_TSOFFSET: u16 = 14;
 
 #[inline]
 pub(super) fn rd32(b: &[u8], off: usize, big: bool) -> u32 {
-    match b.get(off..off + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+    match b
+        .get(off..off + 4)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+    {
         Some(a) if big => u32::from_be_bytes(a),
         Some(a) => u32::from_le_bytes(a),
         None => 0,
@@ -45,7 +48,10 @@ pub(super) fn rd32(b: &[u8], off: usize, big: bool) -> u32 {
 
 #[inline]
 fn rd16(b: &[u8], off: usize, big: bool) -> u16 {
-    match b.get(off..off + 2).and_then(|s| <[u8; 2]>::try_from(s).ok()) {
+    match b
+        .get(off..off + 2)
+        .and_then(|s| <[u8; 2]>::try_from(s).ok())
+    {
         Some(a) if big => u16::from_be_bytes(a),
         Some(a) => u16::from_le_bytes(a),
         None => 0,
@@ -81,7 +87,9 @@ impl TsScale {
         } else if n <= 9 {
             TsScale::Mul(10u64.pow(9 - n))
         } else {
-            10u128.checked_pow(n - 9).map_or(TsScale::Zero, TsScale::Div)
+            10u128
+                .checked_pow(n - 9)
+                .map_or(TsScale::Zero, TsScale::Div)
         }
     }
 
@@ -331,10 +339,7 @@ impl Pcapng {
         out: &mut Out<'_>,
     ) -> Result<(), CaptureError> {
         if body.len() < 4 {
-            return Err(out.bad_block(format!(
-                "simple packet block body of {} bytes",
-                body.len()
-            )));
+            return Err(out.bad_block(format!("simple packet block body of {} bytes", body.len())));
         }
         let orig_len = rd32(body, 0, self.big);
         let room = u32::try_from(body.len() - 4).unwrap_or(u32::MAX);
@@ -376,8 +381,14 @@ mod tests {
         assert_eq!(TsScale::from_tsresol(9), TsScale::Mul(1));
         assert_eq!(TsScale::from_tsresol(0), TsScale::Mul(1_000_000_000));
         assert_eq!(TsScale::from_tsresol(12).to_nanos(1_500_000), 1_500);
-        assert_eq!(TsScale::from_tsresol(0x80 | 10).to_nanos(1024 * 3 + 512), 3_500_000_000);
-        assert_eq!(TsScale::from_tsresol(0x80 | 30).to_nanos(1 << 30), 1_000_000_000);
+        assert_eq!(
+            TsScale::from_tsresol(0x80 | 10).to_nanos(1024 * 3 + 512),
+            3_500_000_000
+        );
+        assert_eq!(
+            TsScale::from_tsresol(0x80 | 30).to_nanos(1 << 30),
+            1_000_000_000
+        );
         assert_eq!(TsScale::from_tsresol(127).to_nanos(u64::MAX), 0);
         assert_eq!(TsScale::from_tsresol(0xff).to_nanos(u64::MAX), 0);
         assert_eq!(TsScale::from_tsresol(0).to_nanos(u64::MAX), i64::MAX);
