@@ -361,15 +361,15 @@ impl CaptureReader {
         self.carry.clear();
         let mut pos = start;
         let res = self.fill_batch(batch, start, first, target, &mut pos);
+        if res.is_err() {
+            self.done = true;
+        }
         if !self.done {
             self.carry
                 .extend_from_slice(batch.data.get(pos..).unwrap_or_default());
         }
         batch.data.truncate(pos);
         batch.interfaces = Arc::clone(&self.interfaces);
-        if res.is_err() {
-            self.done = true;
-        }
         res
     }
 
@@ -1409,5 +1409,47 @@ mod tests {
             }
         }
         assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
+}
+
+/// Throughput check, run by hand: `cargo test --release --lib capture_throughput -- --ignored --nocapture`.
+#[cfg(test)]
+mod perf {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn capture_throughput() {
+        let n: u32 = 5_000_000;
+        let mut f = Vec::with_capacity(24 + n as usize * 80);
+        f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        f.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&65535u32.to_le_bytes());
+        f.extend_from_slice(&1u32.to_le_bytes());
+        for i in 0..n {
+            for x in [i / 1_000_000, i % 1_000_000, 64, 64] {
+                f.extend_from_slice(&x.to_le_bytes());
+            }
+            f.extend_from_slice(&[0x5a; 64]);
+        }
+        let len = f.len();
+        let t = std::time::Instant::now();
+        let mut r = CaptureReader::from_reader(PathBuf::from("perf"), Box::new(io::Cursor::new(f)))
+            .unwrap();
+        let mut b = PacketBatch::default();
+        let mut sum = 0u64;
+        while r.next_batch(&mut b, 1 << 20).unwrap() {
+            sum += b.packets.iter().map(|h| u64::from(h.caplen)).sum::<u64>();
+            b.clear();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(r.stats().packets, u64::from(n));
+        assert_eq!(sum, u64::from(n) * 64);
+        eprintln!(
+            "{n} packets, {} MB in {secs:.3} s: {:.1} Mpps, {:.0} MB/s",
+            len / 1_000_000,
+            f64::from(n) / secs / 1e6,
+            len as f64 / secs / 1e6
+        );
     }
 }
