@@ -10,6 +10,8 @@
 //! and processing goes on.
 
 mod file;
+mod pcap_classic;
+mod pcapng;
 
 pub use file::{open_file, CaptureReader};
 
@@ -140,6 +142,9 @@ pub struct ReaderStats {
     pub skipped_blocks: u64,
     /// Timestamps with an out-of-range fraction (e.g. usec >= 1e6), kept as given.
     pub bad_timestamps: u64,
+    /// pcapng packet blocks naming an interface their section does not define
+    /// (packet skipped; its number is still used).
+    pub unknown_interface: u64,
 }
 
 /// A capture file that cannot be read (further).  Always names the file, and the
