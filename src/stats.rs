@@ -107,6 +107,7 @@ impl RunStats {
             ("caplen_over_orig_len", r.caplen_over_orig_len),
             ("bad_timestamps", r.bad_timestamps),
             ("skipped_pcapng_blocks", r.skipped_blocks),
+            ("packets_naming_unknown_interface", r.unknown_interface),
         ];
         if odd.iter().any(|(_, v)| *v > 0) {
             let list: Vec<String> = odd
@@ -133,6 +134,7 @@ fn merge_reader(a: &mut ReaderStats, b: &ReaderStats) {
     a.caplen_over_orig_len += b.caplen_over_orig_len;
     a.skipped_blocks += b.skipped_blocks;
     a.bad_timestamps += b.bad_timestamps;
+    a.unknown_interface += b.unknown_interface;
 }
 
 fn kinds(m: &BTreeMap<&'static str, u64>) -> String {
@@ -220,6 +222,7 @@ impl RunStats {
                 "caplen_over_orig_len": r.caplen_over_orig_len,
                 "skipped_blocks": r.skipped_blocks,
                 "bad_timestamps": r.bad_timestamps,
+                "unknown_interface": r.unknown_interface,
             },
             "flows": {
                 "written": self.flows_written,
