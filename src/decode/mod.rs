@@ -18,7 +18,7 @@
 //! Fragments: a datagram yields ONE flow packet, when its last missing piece arrives
 //! (with that piece's timestamp), with `ip_len` = the reassembled datagram's length.
 //! This matches tshark's conversation counts (zeek/ipv6-fragmented-dns.pcap: the
-//! 3-piece DNS response counts as 1 frame) and Zeek, which sees one reassembled packet.
+//! fragmented DNS response counts as 1 frame) and Zeek, which sees one reassembled packet.
 //!
 //! Tunnels: the inner flow packet inherits `iface`; its VLAN ids are the inner
 //! Ethernet frame's tags (VXLAN, GRE 0x6558), or the outer packet's for GRE carrying
