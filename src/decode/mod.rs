@@ -948,7 +948,3 @@ mod tests {
     }
 }
 
-/// `n` decoders for `n` workers. (Stub until the decode work lands.)
-pub fn decoders(config: DecodeConfig, n: usize) -> Vec<Decoder> {
-    (0..n).map(|_| Decoder::new(config.clone())).collect()
-}

@@ -12,7 +12,7 @@ pub mod output;
 pub mod worker;
 
 use crate::capture::{open_file, CaptureError, PacketBatch};
-use crate::decode::{DecodeConfig, Decoder, FlowPacket};
+use crate::decode::{DecodeConfig, FlowPacket};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
 use crate::stats::RunStats;
@@ -385,11 +385,4 @@ impl Progress {
             b.finish_and_clear();
         }
     }
-}
-
-/// Builds `n` decoders (kept here so the pipeline compiles before the decoder's
-/// shared-fragment constructor exists).
-#[allow(dead_code)]
-fn fallback_decoders(config: DecodeConfig, n: usize) -> Vec<Decoder> {
-    (0..n).map(|_| Decoder::new(config.clone())).collect()
 }
