@@ -63,7 +63,9 @@ fn bench(c: &mut Criterion) {
     for p in &packets {
         table.process(p);
     }
-    let order: Vec<usize> = (0..FLOWS as usize).map(|i| (i * 7919) % FLOWS as usize).collect();
+    let order: Vec<usize> = (0..FLOWS as usize)
+        .map(|i| (i * 7919) % FLOWS as usize)
+        .collect();
     g.throughput(Throughput::Elements(order.len() as u64));
     g.bench_function("lookup_update_200k_flows", |b| {
         b.iter(|| {

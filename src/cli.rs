@@ -73,8 +73,8 @@ pub struct ReplayArgs {
     pub iface_key: bool,
 
     /// Override a flow timeout, in seconds of packet time; repeatable. Names and Zeek's
-    /// defaults: tcp_attempt=5 tcp_established=300 tcp_closing=300 tcp_closed=5
-    /// tcp_reset=5 udp=60 icmp=60 other=60.
+    /// defaults: tcp_attempt=5 tcp_established=300 tcp_closing=300 tcp_partial_close=3 tcp_closed=5
+    /// tcp_reset=5 udp=60 dns=10 (UDP port 53) icmp=60 other=60.
     #[arg(long = "timeout", value_name = "NAME=SECS")]
     pub timeouts: Vec<String>,
 

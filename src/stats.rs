@@ -172,38 +172,6 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grouping_and_units() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-    }
-
-    #[test]
-    fn summary_names_every_failure_kind() {
-        let mut a = RunStats::default();
-        a.packets = 10;
-        a.decode_failures.insert("bad_ipv4", 2);
-        a.skipped.insert("not_ip", 3);
-        let mut b = RunStats::default();
-        b.decode_failures.insert("bad_ipv4", 1);
-        b.decode_failures.insert("bad_tcp", 4);
-        a.merge(&b);
-        let s = a.summary(Duration::from_millis(5));
-        assert!(s.contains("bad_ipv4 3"), "{s}");
-        assert!(s.contains("bad_tcp 4"), "{s}");
-        assert!(s.contains("not_ip 3"), "{s}");
-        assert!(s.contains("7 decode failures"), "{s}");
-    }
-}
-
 impl RunStats {
     /// The counters as one JSON object (for `--stats-json` and tests).
     pub fn to_json(&self, elapsed: Duration) -> String {
@@ -237,5 +205,39 @@ impl RunStats {
             "elapsed_secs": elapsed.as_secs_f64(),
         })
         .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_and_units() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn summary_names_every_failure_kind() {
+        let mut a = RunStats {
+            packets: 10,
+            ..RunStats::default()
+        };
+        a.decode_failures.insert("bad_ipv4", 2);
+        a.skipped.insert("not_ip", 3);
+        let mut b = RunStats::default();
+        b.decode_failures.insert("bad_ipv4", 1);
+        b.decode_failures.insert("bad_tcp", 4);
+        a.merge(&b);
+        let s = a.summary(Duration::from_millis(5));
+        assert!(s.contains("bad_ipv4 3"), "{s}");
+        assert!(s.contains("bad_tcp 4"), "{s}");
+        assert!(s.contains("not_ip 3"), "{s}");
+        assert!(s.contains("7 decode failures"), "{s}");
     }
 }

@@ -19,7 +19,240 @@ const OPTIONS: &[(&str, &[&str])] = &[
 
 /// (baseline suffix, connection label, field, reason).  Field `row` = the whole
 /// connection is missing on our side.
-const EXPECTED_DIFFERENCES: &[(&str, &str, &str, &str)] = &[];
+const EXPECTED_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "192.168.1.28:53246 > 35.221.46.9:80 tcp",
+        "orig_pkts",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "192.168.1.28:53246 > 35.221.46.9:80 tcp",
+        "resp_pkts",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "192.168.1.28:53246 > 35.221.46.9:80 tcp",
+        "orig_ip_bytes",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "192.168.1.28:53246 > 35.221.46.9:80 tcp",
+        "resp_ip_bytes",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "192.168.1.28:53246 > 35.221.46.9:80 tcp",
+        "conn_state",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "192.168.1.28:53246 > 35.221.46.9:80 tcp",
+        "history",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "chksums/localhost-bad-chksum.pcap.zeek-conn.log",
+        "35.221.46.9:80 > 192.168.1.28:53246 tcp",
+        "row",
+        WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ntp/misordered-ntp.pcap.zeek-conn.log",
+        "192.168.1.95:123 > 17.253.4.253:123 udp",
+        "row",
+        WHY_NTP_MISORDERED_NTP_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.79:51880 > 131.159.21.1:22 tcp",
+        "orig_pkts",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.79:51880 > 131.159.21.1:22 tcp",
+        "orig_ip_bytes",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.79:51880 > 131.159.21.1:22 tcp",
+        "conn_state",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.79:51880 > 131.159.21.1:22 tcp",
+        "history",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.79:51880 > 131.159.21.1:22 tcp",
+        "row",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56594 > 192.168.2.158:22 tcp",
+        "orig_pkts",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56594 > 192.168.2.158:22 tcp",
+        "orig_ip_bytes",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56594 > 192.168.2.158:22 tcp",
+        "conn_state",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56594 > 192.168.2.158:22 tcp",
+        "history",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56594 > 192.168.2.158:22 tcp",
+        "row",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56875 > 192.168.2.158:22 tcp",
+        "orig_pkts",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56875 > 192.168.2.158:22 tcp",
+        "orig_ip_bytes",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56875 > 192.168.2.158:22 tcp",
+        "conn_state",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56875 > 192.168.2.158:22 tcp",
+        "history",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.2.1:56875 > 192.168.2.158:22 tcp",
+        "row",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.32:41164 > 128.2.10.238:22 tcp",
+        "orig_pkts",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.32:41164 > 128.2.10.238:22 tcp",
+        "orig_ip_bytes",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.32:41164 > 128.2.10.238:22 tcp",
+        "conn_state",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.32:41164 > 128.2.10.238:22 tcp",
+        "history",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "ssh/ssh.client-side-half-duplex.pcap.zeek-conn.log",
+        "192.168.1.32:41164 > 128.2.10.238:22 tcp",
+        "row",
+        WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "tcp/retransmit-fast009.pcap.zeek-conn.log",
+        "10.0.88.85:50368 > 192.168.0.27:80 tcp",
+        "history",
+        WHY_TCP_RETRANSMIT_FAST009_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "tcp/retransmit-timeout.pcapng.zeek-conn.timers-limited.log",
+        "10.0.0.1:51889 > 192.168.0.1:80 tcp",
+        "orig_pkts",
+        WHY_TCP_RETRANSMIT_TIMEOUT_PCAPNG_ZEEK_CONN_TIMERS_LIMITED_LOG,
+    ),
+    (
+        "tcp/retransmit-timeout.pcapng.zeek-conn.timers-limited.log",
+        "10.0.0.1:51889 > 192.168.0.1:80 tcp",
+        "orig_ip_bytes",
+        WHY_TCP_RETRANSMIT_TIMEOUT_PCAPNG_ZEEK_CONN_TIMERS_LIMITED_LOG,
+    ),
+    (
+        "tcp/retransmit-timeout.pcapng.zeek-conn.timers-limited.log",
+        "10.0.0.1:51889 > 192.168.0.1:80 tcp",
+        "history",
+        WHY_TCP_RETRANSMIT_TIMEOUT_PCAPNG_ZEEK_CONN_TIMERS_LIMITED_LOG,
+    ),
+    (
+        "tunnels/Teredo.pcap.zeek-conn.log",
+        "2001:0:4137:9e50:8000:f12a:b9c8:2815:128 > 2001:4860:0:2001::68:129 icmp",
+        "resp_pkts",
+        WHY_TUNNELS_TEREDO_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "tunnels/Teredo.pcap.zeek-conn.log",
+        "2001:0:4137:9e50:8000:f12a:b9c8:2815:128 > 2001:4860:0:2001::68:129 icmp",
+        "resp_ip_bytes",
+        WHY_TUNNELS_TEREDO_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "tunnels/Teredo.pcap.zeek-conn.log",
+        "2001:0:4137:9e50:8000:f12a:b9c8:2815:1286 > 2001:4860:0:2001::68:80 tcp",
+        "row",
+        WHY_TUNNELS_TEREDO_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "tunnels/gtp/gtp1_gn_normal_incl_fragmentation.pcap.zeek-conn.log",
+        "10.131.47.185:1923 > 79.101.110.141:80 tcp",
+        "history",
+        WHY_TUNNELS_GTP_GTP1_GN_NORMAL_INCL_FRAGMENTATION_PCAP_ZEEK_CONN_LOG,
+    ),
+    (
+        "tunnels/vxlan.pcap.zeek-conn.log",
+        "10.0.0.1:8 > 10.0.0.2:0 icmp",
+        "history",
+        WHY_TUNNELS_VXLAN_PCAP_ZEEK_CONN_LOG,
+    ),
+];
+
+const WHY_CHKSUMS_LOCALHOST_BAD_CHKSUM_PCAP_ZEEK_CONN_LOG: &str = "Zeek (without -C) drops packets with bad TCP checksums; bridgewatch does not verify checksums (offloaded captures on container hosts carry bad ones everywhere); the -C baseline of the same capture matches";
+const WHY_NTP_MISORDERED_NTP_PCAP_ZEEK_CONN_LOG: &str = "Zeek's NTP analyzer flips the roles ('D^') from the NTP payload; bridgewatch has no application analyzers and keeps the first sender as originator";
+const WHY_SSH_SSH_CLIENT_SIDE_HALF_DUPLEX_PCAP_ZEEK_CONN_LOG: &str = "Zeek ends an unanswered connection attempt at its tcp_attempt_delay check while the client is still sending and logs the rest as a second connection; bridgewatch keeps one flow while packets keep coming";
+const WHY_TCP_RETRANSMIT_FAST009_PCAP_ZEEK_CONN_LOG: &str = "Zeek's G/g letters come from its stream reassembler's content-gap accounting, which the 64-byte TCP tracker does not reproduce";
+const WHY_TCP_RETRANSMIT_TIMEOUT_PCAPNG_ZEEK_CONN_TIMERS_LIMITED_LOG: &str = "this baseline is Zeek run with max_timer_expires=0, an artifact of Zeek's timer processing; the default-settings baseline of the same capture matches";
+const WHY_TUNNELS_TEREDO_PCAP_ZEEK_CONN_LOG: &str = "Zeek's Teredo analyzer follows the tunnel by its own session state and decodes packets tshark and bridgewatch do not recognise as Teredo (no IPv6 header where expected)";
+const WHY_TUNNELS_GTP_GTP1_GN_NORMAL_INCL_FRAGMENTATION_PCAP_ZEEK_CONN_LOG: &str =
+    "Zeek's g (content gap) letter comes from its reassembler; not reproduced";
+const WHY_TUNNELS_VXLAN_PCAP_ZEEK_CONN_LOG: &str = "Zeek writes history 'X' for this ICMP flow (an analyzer-specific letter); bridgewatch writes no history for ICMP, as Zeek does for every other ICMP flow in these baselines";
 
 const COMPARED: [&str; 6] = [
     "orig_pkts",
@@ -114,7 +347,11 @@ fn flows_match_zeek_conn_logs() {
         .filter(|p| p.to_string_lossy().contains(".zeek-conn"))
         .filter_map(|p| parse_baseline(p))
         .collect();
-    assert!(baselines.len() >= 25, "found only {} conn baselines", baselines.len());
+    assert!(
+        baselines.len() >= 25,
+        "found only {} conn baselines",
+        baselines.len()
+    );
 
     let mut total = 0usize;
     let mut counts_ok = 0usize;
@@ -126,7 +363,10 @@ fn flows_match_zeek_conn_logs() {
         "baseline", "conns", "pkts+bytes", "state", "history"
     );
     for b in &baselines {
-        let rel = b.path.to_string_lossy().replace(&*root.to_string_lossy(), "");
+        let rel = b
+            .path
+            .to_string_lossy()
+            .replace(&*root.to_string_lossy(), "");
         let opts: Vec<&str> = OPTIONS
             .iter()
             .filter(|(suffix, _)| rel.ends_with(suffix))
@@ -240,7 +480,16 @@ fn flows_match_zeek_conn_logs() {
     for (f, (ok, n)) in &field_ok {
         println!("  {f}: {ok}/{n}");
     }
-    assert!(pct >= 90.0, "only {pct:.1}% of Zeek's connections match on packets and IP bytes");
+    if !unexpected.is_empty() {
+        println!("UNEXPLAINED ({}):", unexpected.len());
+        for u in &unexpected {
+            println!("  {u}");
+        }
+    }
+    assert!(
+        pct >= 90.0,
+        "only {pct:.1}% of Zeek's connections match on packets and IP bytes"
+    );
     assert!(
         unexpected.is_empty(),
         "{} unexplained differences from Zeek:\n{}",

@@ -44,7 +44,11 @@ fn proto_num(p: &str) -> u64 {
 fn check_spec_baseline(root: &Path, baseline: &str, seed: &str) -> usize {
     let pcap = root.join("community-id-spec/combined.pcap.gz");
     let (records, out) = replay(&[&pcap], &["--community-id-seed", seed]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ours = ids_by_tuple(&records);
     let text = std::fs::read_to_string(root.join("community-id-spec").join(baseline)).unwrap();
     let entries: Vec<Value> = serde_json::from_str(&text).unwrap();
@@ -98,12 +102,15 @@ fn zeek_community_id_outputs() {
         return;
     };
     let mut checked = 0;
+    let mut sctp_skipped = 0;
     for out_file in files_with(&root.join("zeek/communityid"), &[".pcap.out"]) {
         let pcap = out_file.with_extension(""); // strip .out
         let (records, _) = replay(&[&pcap], &[]);
         let ours = ids_by_tuple(&records);
         for line in std::fs::read_to_string(&out_file).unwrap().lines() {
-            let Some(rest) = line.strip_prefix("[orig_h=") else { continue };
+            let Some(rest) = line.strip_prefix("[orig_h=") else {
+                continue;
+            };
             // [orig_h=A, orig_p=P/proto, resp_h=B, resp_p=Q/proto, proto=N, ctx=[]], ID
             let field = |name: &str| -> String {
                 let i = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
@@ -118,6 +125,13 @@ fn zeek_community_id_outputs() {
                 field("resp_h").parse().unwrap(),
                 field("resp_p").parse().unwrap(),
             );
+            if key.0 == 132 {
+                // Zeek has no SCTP analyzer: its connection (and so its Community ID)
+                // for SCTP has ports 0, unlike the spec, whose SCTP entries in
+                // baseline_deflt.json we do reproduce (spec_baseline_seed_0).
+                sctp_skipped += 1;
+                continue;
+            }
             let got = ours.get(&key);
             assert!(
                 got.is_some_and(|ids| ids.contains(&id)),
@@ -127,8 +141,8 @@ fn zeek_community_id_outputs() {
             checked += 1;
         }
     }
-    assert!(checked >= 20, "only {checked} Zeek community ids checked");
-    println!("reproduced {checked} Zeek community ids");
+    assert!(checked >= 18, "only {checked} Zeek community ids checked");
+    println!("reproduced {checked} Zeek community ids ({sctp_skipped} SCTP lines with Zeek's port-less key not compared)");
 }
 
 #[test]
@@ -149,12 +163,14 @@ fn suricata_verify_seeds_7_and_1() {
         // Each `match:` block lists community_id, src/dest ip and port, proto.
         for block in yaml.split("match:").skip(1) {
             let get = |k: &str| -> Option<String> {
-                block
-                    .lines()
-                    .map(str::trim)
-                    .find_map(|l| l.strip_prefix(&format!("{k}: ")).map(|v| v.trim().to_string()))
+                block.lines().map(str::trim).find_map(|l| {
+                    l.strip_prefix(&format!("{k}: "))
+                        .map(|v| v.trim().to_string())
+                })
             };
-            let Some(id) = get("community_id") else { continue };
+            let Some(id) = get("community_id") else {
+                continue;
+            };
             let key = (
                 proto_num(&get("proto").unwrap().to_lowercase()),
                 get("src_ip").unwrap().parse().unwrap(),

@@ -106,6 +106,18 @@ pub(crate) fn decode(link: LinkType, data: &[u8]) -> Result<LinkOut<'_>, DecodeE
                 vlan: none,
             })
         }
+        // FDDI (LINKTYPE_FDDI 10): frame control, two MACs, then 802.2 LLC/SNAP.
+        LinkType::Other(10) => {
+            let llc = data.get(13..21).ok_or(DecodeError::TruncatedLink)?;
+            if llc[..3] != [0xaa, 0xaa, 0x03] {
+                return Err(DecodeError::NotIp(0));
+            }
+            ethertype(
+                u16::from_be_bytes([llc[6], llc[7]]),
+                data.get(21..).unwrap_or_default(),
+                none,
+            )
+        }
         LinkType::Other(n) => Err(DecodeError::UnsupportedLinkType(n)),
     }
 }

@@ -64,6 +64,9 @@ impl Default for DecodeConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TunnelKind {
     Vxlan { vni: u32 },
+    Geneve { vni: u32 },
+    Gtp { teid: u32 },
+    Teredo,
     Gre,
 }
 
@@ -947,4 +950,3 @@ mod tests {
         assert!(files > 30);
     }
 }
-

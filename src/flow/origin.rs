@@ -16,7 +16,7 @@
 //! arriving first makes its sender the responder.  Unsolicited-prone replies such as
 //! router/neighbour advertisements are left as Zeek logs them.
 
-use super::key::FlowTuple;
+use super::key::{AddrFamily, FlowTuple};
 use super::Side;
 
 const ICMP: u8 = 1;
@@ -57,6 +57,11 @@ pub fn tcp_midstream_first_sender_is_responder(sport: u16, dport: u16) -> bool {
 /// True when the first packet's sender (`first.src`) is probably the responder.
 /// Meant for UDP, ICMP and other protocols; TCP flips are the TCP tracker's business.
 pub fn first_sender_is_responder(first: &FlowTuple) -> bool {
+    // Zeek never makes a broadcast or multicast address the originator (its
+    // udp-broadcast-no-flip and DHCP baselines: 67 -> 255.255.255.255:68 stays).
+    if is_broadcast_or_multicast(first) {
+        return false;
+    }
     match first.proto {
         UDP => is_likely_server_port(UDP, first.sport) && !is_likely_server_port(UDP, first.dport),
         // Type in `sport`: echo reply, timestamp reply, information reply, mask reply.
@@ -64,6 +69,16 @@ pub fn first_sender_is_responder(first: &FlowTuple) -> bool {
         // Echo reply, node information reply.
         ICMPV6 => matches!(first.sport, 129 | 140),
         _ => false,
+    }
+}
+
+fn is_broadcast_or_multicast(t: &FlowTuple) -> bool {
+    match t.af {
+        AddrFamily::V4 => {
+            let d = &t.dst[12..16];
+            d == [255, 255, 255, 255] || (224..=239).contains(&d[0])
+        }
+        AddrFamily::V6 => t.dst[0] == 0xff,
     }
 }
 

@@ -27,9 +27,12 @@ pub struct TunnelInfo {
     /// `vxlan` or `gre`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// VXLAN network identifier.
+    /// VXLAN or Geneve network identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vni: Option<u32>,
+    /// GTP-U tunnel endpoint identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teid: Option<u32>,
     /// Community ID of the outer flow (the flow record it names).
     pub outer_community_id: String,
     pub outer_orig_h: IpAddr,

@@ -235,10 +235,12 @@ impl FlowTable {
                 TcpPhase::Attempt => t.tcp_attempt,
                 TcpPhase::Established => t.tcp_established,
                 TcpPhase::Closing => t.tcp_closing,
+                TcpPhase::PartialClose => t.tcp_partial_close,
                 TcpPhase::Closed => t.tcp_closed,
                 TcpPhase::Reset => t.tcp_reset,
             },
             ProtoState::Other(_) => match f.key.proto {
+                17 if f.key.lo_port == 53 || f.key.hi_port == 53 => t.dns,
                 17 => t.udp,
                 1 | 58 => t.icmp,
                 _ => t.other,
@@ -440,11 +442,18 @@ impl FlowTable {
         let tunnel = f.tunnel.as_ref().map(|t| TunnelInfo {
             kind: match t.kind {
                 TunnelKind::Vxlan { .. } => "vxlan",
+                TunnelKind::Geneve { .. } => "geneve",
+                TunnelKind::Gtp { .. } => "gtp",
+                TunnelKind::Teredo => "teredo",
                 TunnelKind::Gre => "gre",
             },
             vni: match t.kind {
-                TunnelKind::Vxlan { vni } => Some(vni),
-                TunnelKind::Gre => None,
+                TunnelKind::Vxlan { vni } | TunnelKind::Geneve { vni } => Some(vni),
+                _ => None,
+            },
+            teid: match t.kind {
+                TunnelKind::Gtp { teid } => Some(teid),
+                _ => None,
             },
             outer_community_id: community_id_v1(&t.outer, self.config.community_id_seed),
             outer_orig_h: t.outer.src_ip(),
@@ -533,7 +542,14 @@ mod tests {
         }
     }
 
-    fn udp(ts: Nanos, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: u32) -> FlowPacket {
+    fn udp(
+        ts: Nanos,
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        payload: u32,
+    ) -> FlowPacket {
         FlowPacket {
             ts,
             tuple: FlowTuple {
@@ -611,7 +627,14 @@ mod tests {
     fn full_table_evicts_and_counts() {
         let mut t = FlowTable::new(config(2));
         for i in 0..5u8 {
-            t.process(&udp(S + i as i64, [10, 0, 0, i], 1000, [10, 0, 1, 1], 53, 1));
+            t.process(&udp(
+                S + i as i64,
+                [10, 0, 0, i],
+                1000,
+                [10, 0, 1, 1],
+                53,
+                1,
+            ));
         }
         assert_eq!(t.len(), 2);
         assert_eq!(t.stats().flows_evicted, 3);
@@ -632,15 +655,9 @@ mod tests {
         t.process(&udp(S, [8, 8, 8, 8], 53, [10, 0, 0, 5], 33333, 60));
         t.flush();
         let r = &records(&mut t)[0];
-        let flipped = crate::flow::origin::first_sender_is_responder(&udp(
-            0,
-            [8, 8, 8, 8],
-            53,
-            [10, 0, 0, 5],
-            33333,
-            0,
-        )
-        .tuple);
+        let flipped = crate::flow::origin::first_sender_is_responder(
+            &udp(0, [8, 8, 8, 8], 53, [10, 0, 0, 5], 33333, 0).tuple,
+        );
         if flipped {
             assert_eq!(r.orig_h.to_string(), "10.0.0.5");
             assert_eq!((r.orig_pkts, r.resp_pkts), (0, 1));
@@ -656,6 +673,10 @@ mod tests {
             + std::mem::size_of::<u32>() * 8 / 7 + 1 // index slot at hashbrown's max load
             + std::mem::size_of::<(Nanos, u32, u32)>(); // one live timer
         assert!(per_flow <= 256, "{per_flow} bytes per flow");
-        eprintln!("flow state: {} bytes (Flow {} B)", per_flow, std::mem::size_of::<Flow>());
+        eprintln!(
+            "flow state: {} bytes (Flow {} B)",
+            per_flow,
+            std::mem::size_of::<Flow>()
+        );
     }
 }

@@ -55,8 +55,11 @@ pub enum TcpPhase {
     Attempt,
     /// Established or mid-stream.
     Established,
-    /// A FIN has been seen from either side.
+    /// One side sent a FIN on an established connection; the other is still open.
     Closing,
+    /// One side sent a FIN and the other was never seen establishing (midstream or
+    /// one-sided capture).
+    PartialClose,
     /// Both sides closed (FIN/FIN) — linger before the record is written.
     Closed,
     /// A RST has been seen.
@@ -627,7 +630,16 @@ impl TcpTracker {
         } else if a == CLOSED && b == CLOSED {
             TcpPhase::Closed
         } else if a == CLOSED || b == CLOSED {
-            TcpPhase::Closing
+            // Zeek keeps an established connection after one side's FIN for its
+            // inactivity timeout (pppoe-over-qinq: 235 s between the FINs, one row),
+            // but a connection never seen established ends a few seconds after a FIN
+            // (Teredo.pcap: midstream FIN, 7 s idle, then a new row).
+            let other = if a == CLOSED { b } else { a };
+            if matches!(other, INACTIVE | PARTIAL) {
+                TcpPhase::PartialClose
+            } else {
+                TcpPhase::Closing
+            }
         } else if matches!(a, ESTABLISHED | PARTIAL) || matches!(b, ESTABLISHED | PARTIAL) {
             TcpPhase::Established
         } else {

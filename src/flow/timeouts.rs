@@ -1,6 +1,9 @@
 //! Per-state flow timeouts in packet time.  Defaults are Zeek's: `tcp_attempt_delay`
-//! 5 s, `tcp_inactivity_timeout` 5 min, `tcp_close_delay` 5 s, `tcp_reset_delay` 5 s,
-//! `udp_inactivity_timeout` and `icmp_inactivity_timeout` 1 min, unknown protocols 1 min.
+//! 5 s, `tcp_inactivity_timeout` 5 min (also after one side of an established
+//! connection closed), `tcp_partial_close_delay` 3 s after a FIN on a connection never
+//! seen established, `tcp_close_delay` 5 s, `tcp_reset_delay` 5 s, `udp_inactivity_timeout` and
+//! `icmp_inactivity_timeout` 1 min, unknown protocols 1 min, and the DNS analyzer's
+//! `dns_session_timeout` 10 s for UDP port 53.
 
 use crate::time::{Nanos, NANOS_PER_SEC};
 
@@ -9,9 +12,12 @@ pub struct Timeouts {
     pub tcp_attempt: Nanos,
     pub tcp_established: Nanos,
     pub tcp_closing: Nanos,
+    pub tcp_partial_close: Nanos,
     pub tcp_closed: Nanos,
     pub tcp_reset: Nanos,
     pub udp: Nanos,
+    /// UDP flows with port 53 on either end.
+    pub dns: Nanos,
     pub icmp: Nanos,
     pub other: Nanos,
 }
@@ -23,9 +29,11 @@ impl Default for Timeouts {
             tcp_attempt: 5 * s,
             tcp_established: 300 * s,
             tcp_closing: 300 * s,
+            tcp_partial_close: 3 * s,
             tcp_closed: 5 * s,
             tcp_reset: 5 * s,
             udp: 60 * s,
+            dns: 10 * s,
             icmp: 60 * s,
             other: 60 * s,
         }
@@ -37,9 +45,11 @@ pub const TIMEOUT_NAMES: &[&str] = &[
     "tcp_attempt",
     "tcp_established",
     "tcp_closing",
+    "tcp_partial_close",
     "tcp_closed",
     "tcp_reset",
     "udp",
+    "dns",
     "icmp",
     "other",
 ];
@@ -64,9 +74,11 @@ impl Timeouts {
             "tcp_attempt" => &mut self.tcp_attempt,
             "tcp_established" => &mut self.tcp_established,
             "tcp_closing" => &mut self.tcp_closing,
+            "tcp_partial_close" => &mut self.tcp_partial_close,
             "tcp_closed" => &mut self.tcp_closed,
             "tcp_reset" => &mut self.tcp_reset,
             "udp" => &mut self.udp,
+            "dns" => &mut self.dns,
             "icmp" => &mut self.icmp,
             "other" => &mut self.other,
             other => {

@@ -18,7 +18,10 @@ pub fn shared_pcaps(test: &str) -> Option<PathBuf> {
     if std::env::var_os("CI").is_some() {
         panic!("{test}: {} is missing, and CI must not skip", p.display());
     }
-    eprintln!("SKIP {test}: {} not found (a user's clone has no shared/)", p.display());
+    eprintln!(
+        "SKIP {test}: {} not found (a user's clone has no shared/)",
+        p.display()
+    );
     None
 }
 
@@ -55,7 +58,9 @@ pub fn files_with(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -80,5 +85,6 @@ pub fn s(v: &Value, k: &str) -> String {
 }
 
 pub fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+    v[k].as_u64()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
 }

@@ -40,7 +40,18 @@ impl PcapBuilder {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn tcp(&mut self, ts_us: u64, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u8, seq: u32, ack: u32, payload: usize) {
+    pub fn tcp(
+        &mut self,
+        ts_us: u64,
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: usize,
+    ) {
         let mut l4 = Vec::with_capacity(20 + payload);
         l4.extend_from_slice(&sport.to_be_bytes());
         l4.extend_from_slice(&dport.to_be_bytes());
@@ -55,7 +66,15 @@ impl PcapBuilder {
         self.frame(ts_us, &f);
     }
 
-    pub fn udp(&mut self, ts_us: u64, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: usize) {
+    pub fn udp(
+        &mut self,
+        ts_us: u64,
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        payload: usize,
+    ) {
         let mut l4 = Vec::with_capacity(8 + payload);
         l4.extend_from_slice(&sport.to_be_bytes());
         l4.extend_from_slice(&dport.to_be_bytes());
