@@ -850,23 +850,23 @@ fn ip_for_gw(ip: Addr) -> Addr {
     }
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    if args.profile != Profile::Demo && args.packets == 0 {
-        bail!("--packets must be at least 1");
-    }
-    let file =
-        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let started = Instant::now();
-    let mut sim = Sim::new(BufWriter::with_capacity(1 << 20, file), args.seed)?;
-    match args.profile {
+/// Writes one capture of `profile` to `out`; `pps == 0` picks the profile's packet rate.
+fn generate<W: Write>(
+    profile: Profile,
+    packets: u64,
+    seed: u64,
+    pps: u64,
+    out: W,
+) -> Result<sim::Stats> {
+    let mut sim = Sim::new(out, seed)?;
+    match profile {
         Profile::Mixed => {
-            let pps = if args.pps == 0 { 100_000 } else { args.pps };
-            run_random(&mut sim, args.packets, pps, 9.5, mixed_flow)?;
+            let pps = if pps == 0 { 100_000 } else { pps };
+            run_random(&mut sim, packets, pps, 9.5, mixed_flow)?;
         }
         Profile::Small => {
-            let pps = if args.pps == 0 { 1_000_000 } else { args.pps };
-            run_random(&mut sim, args.packets, pps, 2.0, small_flow)?;
+            let pps = if pps == 0 { 1_000_000 } else { pps };
+            run_random(&mut sim, packets, pps, 2.0, small_flow)?;
         }
         Profile::Demo => {
             for (at, spec) in demo_flows() {
@@ -875,7 +875,24 @@ fn main() -> Result<()> {
             while sim.step()? {}
         }
     }
-    let s = sim.finish()?;
+    Ok(sim.finish()?)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.profile != Profile::Demo && args.packets == 0 {
+        bail!("--packets must be at least 1");
+    }
+    let file =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let started = Instant::now();
+    let s = generate(
+        args.profile,
+        args.packets,
+        args.seed,
+        args.pps,
+        BufWriter::with_capacity(1 << 20, file),
+    )?;
     let secs = started.elapsed().as_secs_f64();
     let pct = |x: u64| {
         if s.packets == 0 {
@@ -902,4 +919,179 @@ fn main() -> Result<()> {
         bail!("{} frames could not be built (generator bug)", s.dropped);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    use std::collections::HashSet;
+
+    /// Per-file figures computed independently of the generator's own counters, by parsing the
+    /// pcap bytes back with etherparse.
+    #[derive(Debug, Default)]
+    struct Seen {
+        packets: u64,
+        bytes: u64,
+        v6: u64,
+        vlan: u64,
+        icmp: u64,
+        flows: HashSet<(Vec<u8>, u16, Vec<u8>, u16, u8)>,
+        syn_first: bool,
+        frame_sizes: HashSet<usize>,
+    }
+
+    fn parse(pcap: &[u8]) -> Seen {
+        let mut seen = Seen {
+            syn_first: true,
+            ..Seen::default()
+        };
+        let mut at = 24;
+        let mut last_ts = 0u64;
+        let mut first_tcp_of: HashSet<(Vec<u8>, u16, Vec<u8>, u16, u8)> = HashSet::new();
+        while at + 16 <= pcap.len() {
+            let rd = |o: usize| u32::from_le_bytes(pcap[at + o..at + o + 4].try_into().unwrap());
+            let ts = u64::from(rd(0)) * 1_000_000 + u64::from(rd(4));
+            assert!(ts >= last_ts, "timestamps went backwards");
+            last_ts = ts;
+            let len = rd(8) as usize;
+            assert_eq!(len, rd(12) as usize);
+            let frame = &pcap[at + 16..at + 16 + len];
+            at += 16 + len;
+            seen.packets += 1;
+            seen.bytes += len as u64;
+            seen.frame_sizes.insert(len);
+            let p = SlicedPacket::from_ethernet(frame).expect("frame parses");
+            if !p.vlan_ids().is_empty() {
+                seen.vlan += 1;
+            }
+            let (src, dst, proto) = match &p.net {
+                Some(NetSlice::Ipv4(ip)) => (
+                    ip.header().source().to_vec(),
+                    ip.header().destination().to_vec(),
+                    ip.header().protocol().0,
+                ),
+                Some(NetSlice::Ipv6(ip)) => {
+                    seen.v6 += 1;
+                    (
+                        ip.header().source().to_vec(),
+                        ip.header().destination().to_vec(),
+                        ip.payload().ip_number.0,
+                    )
+                }
+                _ => panic!("non-IP frame"),
+            };
+            let (sp, dp, syn_only) = match &p.transport {
+                Some(TransportSlice::Tcp(t)) => {
+                    (t.source_port(), t.destination_port(), t.syn() && !t.ack())
+                }
+                Some(TransportSlice::Udp(u)) => (u.source_port(), u.destination_port(), false),
+                Some(TransportSlice::Icmpv4(i)) => {
+                    seen.icmp += 1;
+                    let id = u16::from_be_bytes([i.slice()[4], i.slice()[5]]);
+                    (id, id, false)
+                }
+                Some(TransportSlice::Icmpv6(i)) => {
+                    seen.icmp += 1;
+                    let id = u16::from_be_bytes([i.slice()[4], i.slice()[5]]);
+                    (id, id, false)
+                }
+                _ => panic!("unexpected transport"),
+            };
+            let key = if (src.clone(), sp) <= (dst.clone(), dp) {
+                (src, sp, dst, dp, proto)
+            } else {
+                (dst, dp, src, sp, proto)
+            };
+            if proto == 6 && first_tcp_of.insert(key.clone()) && !syn_only {
+                seen.syn_first = false;
+            }
+            seen.flows.insert(key);
+        }
+        assert_eq!(at, pcap.len(), "trailing bytes");
+        seen
+    }
+
+    fn gen(profile: Profile, packets: u64, seed: u64) -> (Vec<u8>, sim::Stats) {
+        let mut out = Vec::new();
+        let stats = generate(profile, packets, seed, 0, &mut out).unwrap();
+        (out, stats)
+    }
+
+    #[test]
+    fn mixed_profile_has_the_intended_mix() {
+        let (bytes, stats) = gen(Profile::Mixed, 100_000, 1);
+        let s = parse(&bytes);
+        assert_eq!(s.packets, 100_000);
+        assert_eq!((stats.packets, stats.bytes), (s.packets, s.bytes));
+        let mean = s.bytes as f64 / s.packets as f64;
+        assert!((300.0..500.0).contains(&mean), "mean frame {mean}");
+        let pct = |x: u64| 100.0 * x as f64 / s.packets as f64;
+        assert!((3.0..7.0).contains(&pct(s.v6)), "v6 {}", pct(s.v6));
+        assert!((6.0..10.0).contains(&pct(s.vlan)), "vlan {}", pct(s.vlan));
+        assert!(s.icmp > 0);
+        // ~10 packets per flow: at least 100k flows for 2M packets.
+        assert!(
+            s.flows.len() as u64 >= s.packets / 20,
+            "flows {}",
+            s.flows.len()
+        );
+        assert!(s.syn_first, "every TCP flow must start with a SYN");
+        // Flows are distinct 5-tuples: the generator's count equals the independent one.
+        assert_eq!(stats.flows, s.flows.len() as u64);
+    }
+
+    #[test]
+    fn small_profile_is_all_minimum_frames_over_many_flows() {
+        let (bytes, _) = gen(Profile::Small, 50_000, 2);
+        let s = parse(&bytes);
+        assert_eq!(s.frame_sizes, HashSet::from([60]));
+        assert!(s.flows.len() >= 20_000, "flows {}", s.flows.len());
+        assert!(s.syn_first);
+    }
+
+    #[test]
+    fn same_seed_is_byte_identical_and_another_seed_differs() {
+        let (a, _) = gen(Profile::Mixed, 5_000, 9);
+        let (b, _) = gen(Profile::Mixed, 5_000, 9);
+        let (c, _) = gen(Profile::Mixed, 5_000, 10);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn demo_is_small_and_contains_the_story() {
+        let (bytes, stats) = gen(Profile::Demo, 0, 1);
+        let s = parse(&bytes);
+        assert!(s.packets <= 2_000 && bytes.len() < 1_000_000);
+        assert!(s.v6 > 0 && s.vlan > 0 && s.icmp > 0);
+        assert_eq!(stats.flows, 15);
+        let es = vec![172, 18, 0, 5];
+        let has = |a: &Vec<u8>, port: u16| {
+            s.flows.iter().any(|(x, xp, y, yp, _)| {
+                (x == &es && y == a && *yp == port) || (y == &es && x == a && *xp == port)
+            })
+        };
+        let collector = wire::dns_answer_v4("collector.example.net").to_vec();
+        assert!(has(&collector, 443), "ES → external :443 flow missing");
+        assert!(
+            has(&vec![172, 18, 0, 6], 9300),
+            "ES node-to-node flow missing"
+        );
+    }
+
+    #[test]
+    fn shipped_demo_file_matches_the_generator() {
+        let shipped = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/pcaps/demo-container-host.pcap"
+        );
+        let Ok(on_disk) = std::fs::read(shipped) else {
+            assert!(std::env::var_os("CI").is_none(), "{shipped} missing");
+            eprintln!("skip: {shipped} not found");
+            return;
+        };
+        let (bytes, _) = gen(Profile::Demo, 0, 1);
+        assert!(on_disk == bytes, "regenerate: cargo run --release --example gencap -- --profile demo --seed 1 --out pcaps/demo-container-host.pcap");
+    }
 }

@@ -542,13 +542,7 @@ impl Flow {
                 };
                 // A FIN takes one sequence number: the peer's FIN/ACK acknowledges the
                 // initiator's FIN, and the initiator's last ACK acknowledges the peer's.
-                if self.phase == Phase::CloseC {
-                    if from_client {
-                        self.sseq = self.sseq.wrapping_add(1);
-                    } else {
-                        self.cseq = self.cseq.wrapping_add(1);
-                    }
-                } else if self.phase == Phase::CloseB {
+                if self.phase != Phase::CloseA {
                     if from_client {
                         self.sseq = self.sseq.wrapping_add(1);
                     } else {
