@@ -524,12 +524,12 @@ pub fn pgsql_query(out: &mut [u8]) {
     let len = (out.len() - 1) as u32;
     out[0] = b'Q';
     out[1..5].copy_from_slice(&len.to_be_bytes());
-    fill_exact(
-        &mut out[5..],
-        &[b"SELECT * FROM orders WHERE id IN ("],
-        b'1',
-        b");\0",
-    );
+    // The short form covers the small tail segment of a multi-segment query (found by tshark:
+    // a 40-byte tail had no room for the long form and lost its NUL terminator).
+    let long: &[u8] = b"SELECT * FROM orders WHERE id IN (";
+    if !fill_exact(&mut out[5..], &[long], b'1', b");\0") {
+        fill_exact(&mut out[5..], &[b"SELECT "], b'1', b";\0");
+    }
 }
 
 pub const PGSQL_TAIL: usize = 20;
@@ -833,6 +833,18 @@ mod tests {
             &[7; 32]
         ));
         assert_eq!(u16::from_be_bytes([hello[3], hello[4]]) as usize, 295);
+        for n in [16usize, 40, 41, 200] {
+            let mut q = vec![0u8; n];
+            pgsql_query(&mut q);
+            assert_eq!(
+                u32::from_be_bytes(q[1..5].try_into().unwrap()) as usize,
+                n - 1
+            );
+            assert!(
+                q.starts_with(b"Q") && q[5..].starts_with(b"SELECT ") && q.ends_with(b";\0"),
+                "{n}"
+            );
+        }
         let mut seg = [0u8; 100];
         pgsql_response(&mut seg, true, &[1, 2, 3]);
         assert_eq!(seg[0], b'D');
