@@ -8,15 +8,19 @@
 # the script then exits 1 after printing everything it could measure.
 #
 # Env: REPEAT (runs per command, default 5), PACKETS (generated packets, default 2000000),
-#      SEED (generator seed, default 1), FILES (space-separated pcaps to use instead of generating).
+#      SEED (generator seed, default 1), FILES (space-separated pcaps to use instead of generating),
+#      BW (bridgewatch binary, default target/release/bridgewatch),
+#      MAX_MPPS (default 150: a faster median is physically implausible for a full read and is
+#      reported as SUSPECT, i.e. the command probably exited without reading the file).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 REPEAT="${REPEAT:-5}"
 PACKETS="${PACKETS:-2000000}"
 SEED="${SEED:-1}"
+MAX_MPPS="${MAX_MPPS:-150}"
 OUT=bench-out
-BW=target/release/bridgewatch
+BW="${BW:-target/release/bridgewatch}"
 GEN=target/release/examples/gencap
 TIME_BIN=/usr/bin/time
 
@@ -120,6 +124,12 @@ for f in "${files[@]}"; do
         if [[ "$wall" == FAILED ]]; then
             failed=1
             rows+=("$(printf '%-24s %-12s %9s %8s %8s %9s %9s' "$(basename "$f")" "$label" "FAILED" "-" "-" "-" "exit=$rss")")
+            continue
+        fi
+        if awk -v w="$wall" -v p="$pkts" -v m="$MAX_MPPS" 'BEGIN { exit !(w == 0 || p / w / 1e6 > m) }'; then
+            echo "SUSPECT: $label finished $f in ${wall}s (> $MAX_MPPS Mpps): did it read the file?" >&2
+            failed=1
+            rows+=("$(printf '%-24s %-12s %9s %8s %8s %9s %9s' "$(basename "$f")" "$label" "SUSPECT" "-" "-" "-" "${wall}s")")
             continue
         fi
         case $label in
