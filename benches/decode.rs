@@ -19,13 +19,17 @@ fn ipv4(proto: u8, l4: &[u8]) -> Vec<u8> {
     let total = (20 + l4.len()) as u16;
     let mut p = vec![0x45, 0];
     p.extend_from_slice(&total.to_be_bytes());
-    p.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0, 172, 17, 0, 2, 198, 51, 100, 7]);
+    p.extend_from_slice(&[
+        0, 1, 0x40, 0, 64, proto, 0, 0, 172, 17, 0, 2, 198, 51, 100, 7,
+    ]);
     p.extend_from_slice(l4);
     p
 }
 
 fn tcp(payload: usize) -> Vec<u8> {
-    let mut t = vec![0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0];
+    let mut t = vec![
+        0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+    ];
     t.resize(20 + payload, 0xab);
     t
 }
@@ -98,7 +102,9 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("community_id");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("digest", |b| b.iter(|| black_box(community_id_v1_digest(black_box(&t), 0))));
+    g.bench_function("digest", |b| {
+        b.iter(|| black_box(community_id_v1_digest(black_box(&t), 0)))
+    });
     let mut s = String::with_capacity(32);
     g.bench_function("base64_string", |b| {
         b.iter(|| {

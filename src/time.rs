@@ -15,23 +15,34 @@ pub fn secs(s: f64) -> Nanos {
 
 /// Appends `t` as RFC 3339 UTC with microseconds, e.g. `2024-05-01T12:00:00.123456Z`.
 pub fn write_rfc3339_micros(out: &mut String, t: Nanos) {
-    use std::fmt::Write;
+    let b = rfc3339_micros_bytes(t);
+    // The buffer holds ASCII digits and punctuation only.
+    out.push_str(std::str::from_utf8(&b).unwrap_or("1970-01-01T00:00:00.000000Z"));
+}
+
+/// `t` as the 27 ASCII bytes of RFC 3339 UTC with microseconds.  Digits are placed by
+/// hand: `write!` made timestamp formatting 8% of a replay in `perf`.
+pub fn rfc3339_micros_bytes(t: Nanos) -> [u8; 27] {
     let secs = t.div_euclid(NANOS_PER_SEC);
     let micros = t.rem_euclid(NANOS_PER_SEC) / 1_000;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        y,
-        m,
-        d,
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60,
-        micros
-    );
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    fn put(b: &mut [u8], mut v: u64, at: usize, width: usize) {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    put(&mut b, y.clamp(0, 9999) as u64, 0, 4);
+    put(&mut b, m as u64, 5, 2);
+    put(&mut b, d as u64, 8, 2);
+    put(&mut b, (sod / 3600) as u64, 11, 2);
+    put(&mut b, ((sod % 3600) / 60) as u64, 14, 2);
+    put(&mut b, (sod % 60) as u64, 17, 2);
+    put(&mut b, micros as u64, 20, 6);
+    b
 }
 
 /// RFC 3339 UTC with microseconds as a new string.
