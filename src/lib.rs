@@ -12,3 +12,4 @@ pub mod flow;
 pub mod pipeline;
 pub mod stats;
 pub mod time;
+pub mod rules;
