@@ -191,9 +191,11 @@ impl Field {
             Field::Ip(_) => FieldType::Ip,
             Field::Net(_) => FieldType::Net,
             Field::Port(_) => FieldType::Port,
-            Field::EvtTime | Field::OrigPkts | Field::RespPkts | Field::OrigBytes | Field::RespBytes => {
-                FieldType::U64
-            }
+            Field::EvtTime
+            | Field::OrigPkts
+            | Field::RespPkts
+            | Field::OrigBytes
+            | Field::RespBytes => FieldType::U64,
             Field::Duration => FieldType::F64,
             _ => FieldType::Str,
         }

@@ -233,7 +233,10 @@ pub fn parse_rfc3339(s: &str) -> Option<Nanos> {
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+    {
         return None;
     }
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
@@ -289,7 +292,10 @@ mod tests {
 
     #[test]
     fn image_splits() {
-        assert_eq!(split_image("nginx:1.25"), ("nginx".into(), Some("1.25".into())));
+        assert_eq!(
+            split_image("nginx:1.25"),
+            ("nginx".into(), Some("1.25".into()))
+        );
         assert_eq!(
             split_image("registry:5000/team/app"),
             ("registry:5000/team/app".into(), None)

@@ -155,7 +155,11 @@ impl RuleDef {
         let parts: Vec<(String, Loc)> = self
             .exceptions
             .iter()
-            .flat_map(|e| e.values.iter().map(move |v| (exception_clause(e, v), e.loc)))
+            .flat_map(|e| {
+                e.values
+                    .iter()
+                    .map(move |v| (exception_clause(e, v), e.loc))
+            })
             .collect();
         if parts.is_empty() {
             return self.cond.clone();
@@ -179,8 +183,7 @@ impl RuleDef {
 
 fn quote(v: &str) -> String {
     let bare = !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-/:*[]".contains(c));
     if bare {
         v.to_string()
@@ -308,13 +311,30 @@ impl Loaded {
             );
             return;
         };
-        let kind = ["rule", "macro", "list", "required_engine_version", "required_plugin_versions"]
-            .into_iter()
-            .find(|k| item.get(k).is_some());
+        let kind = [
+            "rule",
+            "macro",
+            "list",
+            "required_engine_version",
+            "required_plugin_versions",
+        ]
+        .into_iter()
+        .find(|k| item.get(k).is_some());
         let known: &[&str] = match kind {
             Some("rule") => &[
-                "rule", "desc", "condition", "output", "priority", "tags", "enabled",
-                "exceptions", "override", "append", "source", "fanout", "warn_evttypes",
+                "rule",
+                "desc",
+                "condition",
+                "output",
+                "priority",
+                "tags",
+                "enabled",
+                "exceptions",
+                "override",
+                "append",
+                "source",
+                "fanout",
+                "warn_evttypes",
                 "skip-if-unknown-filter",
             ],
             Some("macro") => &["macro", "condition", "override", "append"],
@@ -334,7 +354,10 @@ impl Loaded {
             if !known.contains(&name) {
                 self.diag(
                     loc(k.pos),
-                    format!("unknown key '{name}' in {} item (ignored)", kind.unwrap_or("")),
+                    format!(
+                        "unknown key '{name}' in {} item (ignored)",
+                        kind.unwrap_or("")
+                    ),
                     true,
                 );
             }
@@ -349,7 +372,9 @@ impl Loaded {
                     match (version(want), version(ENGINE_VERSION)) {
                         (Some(w), Some(have)) if w > have => self.diag(
                             loc(v.pos),
-                            format!("rules require engine version {want}, this is {ENGINE_VERSION}"),
+                            format!(
+                                "rules require engine version {want}, this is {ENGINE_VERSION}"
+                            ),
                             false,
                         ),
                         (None, _) => self.diag(loc(v.pos), format!("bad version {want:?}"), false),
@@ -362,7 +387,12 @@ impl Loaded {
     }
 
     /// Which keys an item overrides: key → true for append, false for replace.
-    fn overrides(&mut self, item: &Node, loc: &dyn Fn(Pos) -> Loc, appendable: &[&str]) -> Option<HashMap<String, bool>> {
+    fn overrides(
+        &mut self,
+        item: &Node,
+        loc: &dyn Fn(Pos) -> Loc,
+        appendable: &[&str],
+    ) -> Option<HashMap<String, bool>> {
         let mut out = HashMap::new();
         if let Some(a) = item.get("append") {
             if a.as_str() == Some("true") {
@@ -376,7 +406,11 @@ impl Loaded {
         }
         let o = item.get("override")?;
         let Some(m) = o.as_map() else {
-            self.diag(loc(o.pos), "override must be a mapping of key: append|replace", false);
+            self.diag(
+                loc(o.pos),
+                "override must be a mapping of key: append|replace",
+                false,
+            );
             return Some(out);
         };
         for (k, v) in m {
@@ -385,14 +419,29 @@ impl Loaded {
                 Some("append") if appendable.contains(&key.as_str()) => {
                     out.insert(key, true);
                 }
-                Some("append") => self.diag(loc(v.pos), format!("'{key}' cannot be appended to, only replaced"), false),
+                Some("append") => self.diag(
+                    loc(v.pos),
+                    format!("'{key}' cannot be appended to, only replaced"),
+                    false,
+                ),
                 Some("replace") => {
                     out.insert(key, false);
                 }
-                _ => self.diag(loc(v.pos), "override value must be append or replace", false),
+                _ => self.diag(
+                    loc(v.pos),
+                    "override value must be append or replace",
+                    false,
+                ),
             }
             if item.get(k.as_str().unwrap_or("")).is_none() {
-                self.diag(loc(k.pos), format!("override of '{}' but the item has no such key", k.as_str().unwrap_or("")), false);
+                self.diag(
+                    loc(k.pos),
+                    format!(
+                        "override of '{}' but the item has no such key",
+                        k.as_str().unwrap_or("")
+                    ),
+                    false,
+                );
             }
         }
         Some(out)
@@ -400,15 +449,26 @@ impl Loaded {
 
     fn text_of(&mut self, node: &Node, src: &str, loc: &dyn Fn(Pos) -> Loc) -> Option<Text> {
         let Some(s) = node.as_str() else {
-            self.diag(loc(node.pos), format!("expected a string, found {}", node.kind_name()), false);
+            self.diag(
+                loc(node.pos),
+                format!("expected a string, found {}", node.kind_name()),
+                false,
+            );
             return None;
         };
         let file = loc(node.pos).file;
         let map = yaml::align(src, node)
             .into_iter()
-            .map(|(l, c)| Loc { file, line: l as u32, col: c as u32 })
+            .map(|(l, c)| Loc {
+                file,
+                line: l as u32,
+                col: c as u32,
+            })
             .collect();
-        Some(Text { s: s.to_string(), map })
+        Some(Text {
+            s: s.to_string(),
+            map,
+        })
     }
 
     fn string(&mut self, node: Option<&Node>, loc: &dyn Fn(Pos) -> Loc) -> Option<String> {
@@ -416,7 +476,11 @@ impl Loaded {
         match node.as_str() {
             Some(s) => Some(s.to_string()),
             None => {
-                self.diag(loc(node.pos), format!("expected a string, found {}", node.kind_name()), false);
+                self.diag(
+                    loc(node.pos),
+                    format!("expected a string, found {}", node.kind_name()),
+                    false,
+                );
                 None
             }
         }
@@ -429,21 +493,31 @@ impl Loaded {
                 .filter_map(|i| match i.as_str() {
                     Some(s) => Some((s.to_string(), loc(i.pos))),
                     None => {
-                        self.diag(loc(i.pos), format!("expected a string, found {}", i.kind_name()), false);
+                        self.diag(
+                            loc(i.pos),
+                            format!("expected a string, found {}", i.kind_name()),
+                            false,
+                        );
                         None
                     }
                 })
                 .collect(),
             _ if node.is_null() => Vec::new(),
             _ => {
-                self.diag(loc(node.pos), format!("expected a sequence, found {}", node.kind_name()), false);
+                self.diag(
+                    loc(node.pos),
+                    format!("expected a sequence, found {}", node.kind_name()),
+                    false,
+                );
                 Vec::new()
             }
         }
     }
 
     fn list(&mut self, item: &Node, loc: &dyn Fn(Pos) -> Loc) {
-        let Some(name) = self.string(item.get("list"), loc) else { return };
+        let Some(name) = self.string(item.get("list"), loc) else {
+            return;
+        };
         let at = loc(item.pos);
         let items = match item.get("items") {
             Some(n) => self.strings(n, loc),
@@ -460,27 +534,37 @@ impl Loaded {
                     l.items.extend(items);
                 }
             }
-            (Some(ov), None) if ov.get("items") == Some(&true) => {
-                self.diag(at, format!("list '{name}' appends to a list that is not defined earlier"), false)
-            }
+            (Some(ov), None) if ov.get("items") == Some(&true) => self.diag(
+                at,
+                format!("list '{name}' appends to a list that is not defined earlier"),
+                false,
+            ),
             (_, Some(i)) => {
                 if let Some(l) = self.lists.get_mut(i) {
                     l.items = items;
                     l.loc = at;
                 }
             }
-            (_, None) => self.lists.push(ListDef { name, items, loc: at }),
+            (_, None) => self.lists.push(ListDef {
+                name,
+                items,
+                loc: at,
+            }),
         }
     }
 
     fn macro_item(&mut self, item: &Node, src: &str, loc: &dyn Fn(Pos) -> Loc) {
-        let Some(name) = self.string(item.get("macro"), loc) else { return };
+        let Some(name) = self.string(item.get("macro"), loc) else {
+            return;
+        };
         let at = loc(item.pos);
         let Some(cn) = item.get("condition") else {
             self.diag(at, format!("macro '{name}' has no condition"), false);
             return;
         };
-        let Some(cond) = self.text_of(cn, src, loc) else { return };
+        let Some(cond) = self.text_of(cn, src, loc) else {
+            return;
+        };
         let ov = self.overrides(item, loc, &["condition"]);
         let existing = self.macros.iter().position(|m| m.name == name);
         match (ov, existing) {
@@ -489,16 +573,22 @@ impl Loaded {
                     m.cond.push_text(&cond);
                 }
             }
-            (Some(ov), None) if ov.get("condition") == Some(&true) => {
-                self.diag(at, format!("macro '{name}' appends to a macro that is not defined earlier"), false)
-            }
+            (Some(ov), None) if ov.get("condition") == Some(&true) => self.diag(
+                at,
+                format!("macro '{name}' appends to a macro that is not defined earlier"),
+                false,
+            ),
             (_, Some(i)) => {
                 if let Some(m) = self.macros.get_mut(i) {
                     m.cond = cond;
                     m.loc = at;
                 }
             }
-            (_, None) => self.macros.push(MacroDef { name, cond, loc: at }),
+            (_, None) => self.macros.push(MacroDef {
+                name,
+                cond,
+                loc: at,
+            }),
         }
     }
 
@@ -520,13 +610,22 @@ impl Loaded {
                 for (k, _) in m {
                     let key = k.as_str().unwrap_or("");
                     if !["name", "fields", "comps", "values"].contains(&key) {
-                        self.diag(loc(k.pos), format!("unknown key '{key}' in exception (ignored)"), true);
+                        self.diag(
+                            loc(k.pos),
+                            format!("unknown key '{key}' in exception (ignored)"),
+                            true,
+                        );
                     }
                 }
             }
             let (fields, single) = match e.get("fields") {
-                Some(f) if f.as_str().is_some() => (vec![f.as_str().unwrap_or("").to_string()], true),
-                Some(f) => (self.strings(f, loc).into_iter().map(|x| x.0).collect(), false),
+                Some(f) if f.as_str().is_some() => {
+                    (vec![f.as_str().unwrap_or("").to_string()], true)
+                }
+                Some(f) => (
+                    self.strings(f, loc).into_iter().map(|x| x.0).collect(),
+                    false,
+                ),
                 None => (Vec::new(), false),
             };
             let comps: Vec<String> = match e.get("comps") {
@@ -535,7 +634,15 @@ impl Loaded {
                 None => Vec::new(),
             };
             if !comps.is_empty() && comps.len() != fields.len() {
-                self.diag(at, format!("exception '{name}': {} fields but {} comps", fields.len(), comps.len()), false);
+                self.diag(
+                    at,
+                    format!(
+                        "exception '{name}': {} fields but {} comps",
+                        fields.len(),
+                        comps.len()
+                    ),
+                    false,
+                );
             }
             let mut values = Vec::new();
             if let Some(vs) = e.get("values").and_then(|v| v.as_seq()) {
@@ -543,44 +650,100 @@ impl Loaded {
                     if single {
                         let val = match (&v.kind, v.as_str()) {
                             (_, Some(s)) => ExValue::One(s.to_string()),
-                            (Kind::Seq(_), _) => ExValue::List(self.strings(v, loc).into_iter().map(|x| x.0).collect()),
+                            (Kind::Seq(_), _) => ExValue::List(
+                                self.strings(v, loc).into_iter().map(|x| x.0).collect(),
+                            ),
                             _ => continue,
                         };
                         values.push(vec![val]);
                         continue;
                     }
                     let Some(tuple) = v.as_seq() else {
-                        self.diag(loc(v.pos), "exception values must be tuples (sequences), one value per field", false);
+                        // An appended exception names no fields; scalar values
+                        // then belong to a single-field exception.
+                        if let (true, Some(s)) = (fields.is_empty(), v.as_str()) {
+                            values.push(vec![ExValue::One(s.to_string())]);
+                            continue;
+                        }
+                        self.diag(
+                            loc(v.pos),
+                            "exception values must be tuples (sequences), one value per field",
+                            false,
+                        );
                         continue;
                     };
-                    if tuple.len() != fields.len() {
-                        self.diag(loc(v.pos), format!("exception '{name}': {} fields but a tuple of {}", fields.len(), tuple.len()), false);
+                    if tuple.len() != fields.len() && !fields.is_empty() {
+                        self.diag(
+                            loc(v.pos),
+                            format!(
+                                "exception '{name}': {} fields but a tuple of {}",
+                                fields.len(),
+                                tuple.len()
+                            ),
+                            false,
+                        );
                         continue;
                     }
                     let row = tuple
                         .iter()
                         .map(|t| match t.as_str() {
                             Some(s) => ExValue::One(s.to_string()),
-                            None => ExValue::List(t.as_seq().unwrap_or(&[]).iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
+                            None => ExValue::List(
+                                t.as_seq()
+                                    .unwrap_or(&[])
+                                    .iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect(),
+                            ),
                         })
                         .collect();
                     values.push(row);
                 }
             }
             // A single-field exception with a plain list of values folds into one `in`.
-            if single && values.iter().all(|v| matches!(v.first(), Some(ExValue::One(_)))) && values.len() > 1 {
-                let all = values.iter().filter_map(|v| match v.first() { Some(ExValue::One(s)) => Some(s.clone()), _ => None }).collect();
+            if single
+                && values
+                    .iter()
+                    .all(|v| matches!(v.first(), Some(ExValue::One(_))))
+                && values.len() > 1
+            {
+                let all = values
+                    .iter()
+                    .filter_map(|v| match v.first() {
+                        Some(ExValue::One(s)) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect();
                 values = vec![vec![ExValue::List(all)]];
             }
-            out.push(ExceptionDef { name, fields, single, comps, values, loc: at });
+            out.push(ExceptionDef {
+                name,
+                fields,
+                single,
+                comps,
+                values,
+                loc: at,
+            });
         }
         out
     }
 
-    fn rule(&mut self, item: &Node, src: &str, loc: &dyn Fn(Pos) -> Loc, seen: &mut HashMap<String, Loc>) {
-        let Some(name) = self.string(item.get("rule"), loc) else { return };
+    fn rule(
+        &mut self,
+        item: &Node,
+        src: &str,
+        loc: &dyn Fn(Pos) -> Loc,
+        seen: &mut HashMap<String, Loc>,
+    ) {
+        let Some(name) = self.string(item.get("rule"), loc) else {
+            return;
+        };
         let at = loc(item.pos);
-        let ov = self.overrides(item, loc, &["condition", "output", "desc", "tags", "exceptions"]);
+        let ov = self.overrides(
+            item,
+            loc,
+            &["condition", "output", "desc", "tags", "exceptions"],
+        );
         let existing = self.rules.iter().position(|r| r.name == name);
         let enabled = match item.get("enabled").map(|e| (e.as_str(), e.pos)) {
             Some((Some("true"), _)) | None => true,
@@ -591,10 +754,15 @@ impl Loaded {
             }
         };
         // Falco's short form: `- rule: X` + `enabled: false` toggles an existing rule.
-        let toggle_only = ov.is_none() && item.get("condition").is_none() && item.get("enabled").is_some();
+        let toggle_only =
+            ov.is_none() && item.get("condition").is_none() && item.get("enabled").is_some();
         if ov.is_some() || toggle_only {
             let Some(i) = existing else {
-                self.diag(at, format!("rule '{name}' overrides a rule that is not defined earlier"), false);
+                self.diag(
+                    at,
+                    format!("rule '{name}' overrides a rule that is not defined earlier"),
+                    false,
+                );
                 return;
             };
             let ov = ov.unwrap_or_default();
@@ -609,17 +777,46 @@ impl Loaded {
                     "condition" => {
                         if let Some(t) = self.text_of(node, src, loc) {
                             if let Some(r) = self.rules.get_mut(i) {
-                                if append { r.cond.push_text(&t) } else { r.cond = t }
+                                if append {
+                                    r.cond.push_text(&t)
+                                } else {
+                                    r.cond = t
+                                }
                             }
                         }
                     }
                     "exceptions" => {
                         let ex = self.exceptions(node, loc);
+                        let mut bad_tuples = Vec::new();
+                        let mut no_fields = Vec::new();
                         if let Some(r) = self.rules.get_mut(i) {
                             if append {
                                 for e in ex {
                                     match r.exceptions.iter_mut().find(|x| x.name == e.name) {
-                                        Some(x) => x.values.extend(e.values),
+                                        Some(x) if x.single => {
+                                            // Appended scalars join the single field's `in` list.
+                                            let mut all: Vec<String> = Vec::new();
+                                            for row in x.values.drain(..).chain(e.values) {
+                                                match row.into_iter().next() {
+                                                    Some(ExValue::One(v)) => all.push(v),
+                                                    Some(ExValue::List(vs)) => all.extend(vs),
+                                                    None => {}
+                                                }
+                                            }
+                                            x.values = vec![vec![ExValue::List(all)]];
+                                        }
+                                        Some(x) => {
+                                            let n = x.fields.len();
+                                            let (ok, bad): (Vec<_>, Vec<_>) =
+                                                e.values.into_iter().partition(|v| v.len() == n);
+                                            if !bad.is_empty() {
+                                                bad_tuples.push((e.loc, e.name.clone(), n));
+                                            }
+                                            x.values.extend(ok);
+                                        }
+                                        None if e.fields.is_empty() => {
+                                            no_fields.push((e.loc, e.name.clone()))
+                                        }
                                         None => r.exceptions.push(e),
                                     }
                                 }
@@ -627,28 +824,62 @@ impl Loaded {
                                 r.exceptions = ex;
                             }
                         }
+                        for (l, n, k) in bad_tuples {
+                            self.diag(
+                                l,
+                                format!("exception '{n}': values must be tuples of {k}"),
+                                false,
+                            );
+                        }
+                        for (l, n) in no_fields {
+                            self.diag(
+                                l,
+                                format!(
+                                    "exception '{n}' is not defined in the rule and has no fields"
+                                ),
+                                false,
+                            );
+                        }
                     }
                     "tags" => {
-                        let tags: Vec<String> = self.strings(node, loc).into_iter().map(|x| x.0).collect();
+                        let tags: Vec<String> =
+                            self.strings(node, loc).into_iter().map(|x| x.0).collect();
                         if let Some(r) = self.rules.get_mut(i) {
-                            if append { r.tags.extend(tags) } else { r.tags = tags }
+                            if append {
+                                r.tags.extend(tags)
+                            } else {
+                                r.tags = tags
+                            }
                         }
                     }
                     "output" | "desc" => {
                         let s = self.string(Some(node), loc).unwrap_or_default();
                         if let Some(r) = self.rules.get_mut(i) {
-                            let dst = if key == "output" { &mut r.output } else { &mut r.desc };
-                            if append { dst.push(' '); dst.push_str(&s) } else { *dst = s }
+                            let dst = if key == "output" {
+                                &mut r.output
+                            } else {
+                                &mut r.desc
+                            };
+                            if append {
+                                dst.push(' ');
+                                dst.push_str(&s)
+                            } else {
+                                *dst = s
+                            }
                         }
                     }
                     "priority" => {
                         if let Some(p) = self.priority(node, loc) {
-                            if let Some(r) = self.rules.get_mut(i) { r.priority = p }
+                            if let Some(r) = self.rules.get_mut(i) {
+                                r.priority = p
+                            }
                         }
                     }
                     "fanout" => {
                         let f = self.fanout(node, loc);
-                        if let Some(r) = self.rules.get_mut(i) { r.fanout = f }
+                        if let Some(r) = self.rules.get_mut(i) {
+                            r.fanout = f
+                        }
                     }
                     _ => {}
                 }
@@ -656,7 +887,14 @@ impl Loaded {
             return;
         }
         if let Some(prev) = seen.get(&name) {
-            self.diag(at, format!("duplicate rule name '{name}' (first defined at line {})", prev.line), false);
+            self.diag(
+                at,
+                format!(
+                    "duplicate rule name '{name}' (first defined at line {})",
+                    prev.line
+                ),
+                false,
+            );
             return;
         }
         seen.insert(name.clone(), at);
@@ -667,24 +905,66 @@ impl Loaded {
             }
         }
         if !missing.is_empty() {
-            self.diag(at, format!("rule '{name}' is missing {}", missing.join(", ")), false);
+            self.diag(
+                at,
+                format!("rule '{name}' is missing {}", missing.join(", ")),
+                false,
+            );
             return;
         }
-        let Some(cond) = item.get("condition").and_then(|c| self.text_of(c, src, loc)) else { return };
+        let Some(cond) = item
+            .get("condition")
+            .and_then(|c| self.text_of(c, src, loc))
+        else {
+            return;
+        };
         let output = self.string(item.get("output"), loc).unwrap_or_default();
         let output_loc = item.get("output").map(|o| loc(o.pos)).unwrap_or(at);
         let desc = self.string(item.get("desc"), loc).unwrap_or_default();
-        let Some(priority) = item.get("priority").and_then(|p| self.priority(p, loc)) else { return };
-        let tags = item.get("tags").map(|t| self.strings(t, loc).into_iter().map(|x| x.0).collect()).unwrap_or_default();
-        let exceptions = item.get("exceptions").map(|e| self.exceptions(e, loc)).unwrap_or_default();
+        let Some(priority) = item.get("priority").and_then(|p| self.priority(p, loc)) else {
+            return;
+        };
+        let tags = item
+            .get("tags")
+            .map(|t| self.strings(t, loc).into_iter().map(|x| x.0).collect())
+            .unwrap_or_default();
+        let exceptions = item
+            .get("exceptions")
+            .map(|e| self.exceptions(e, loc))
+            .unwrap_or_default();
+        for e in &exceptions {
+            if e.fields.is_empty() {
+                self.diag(
+                    e.loc,
+                    format!("exception '{}' has no fields", e.name),
+                    false,
+                );
+            }
+        }
         let fanout = item.get("fanout").and_then(|f| self.fanout(f, loc));
         if let Some(s) = item.get("source").and_then(|s| s.as_str()) {
             if s != "bridgewatch" {
-                self.diag(loc(item.get("source").map(|s| s.pos).unwrap_or_default()), format!("rule '{name}' is for source '{s}', not bridgewatch: skipped"), true);
+                self.diag(
+                    loc(item.get("source").map(|s| s.pos).unwrap_or_default()),
+                    format!("rule '{name}' is for source '{s}', not bridgewatch: skipped"),
+                    true,
+                );
                 return;
             }
         }
-        let def = RuleDef { name, desc, cond, output, output_loc, priority, tags, enabled, exceptions, fanout, loc: at };
+        let def = RuleDef {
+            name,
+            desc,
+            cond,
+            output,
+            output_loc,
+            priority,
+            tags,
+            enabled,
+            exceptions,
+            fanout,
+            loc: at,
+        };
         match existing {
             // A later file's rule of the same name replaces it in place, as in Falco.
             Some(i) => {
@@ -708,24 +988,45 @@ impl Loaded {
     fn fanout(&mut self, node: &Node, loc: &dyn Fn(Pos) -> Loc) -> Option<FanoutDef> {
         let at = loc(node.pos);
         if node.as_map().is_none() {
-            self.diag(at, "fanout must be a mapping {key, distinct, threshold, window}", false);
+            self.diag(
+                at,
+                "fanout must be a mapping {key, distinct, threshold, window}",
+                false,
+            );
             return None;
         }
         for (k, _) in node.as_map().unwrap_or(&[]) {
             let key = k.as_str().unwrap_or("");
             if !["key", "distinct", "threshold", "window"].contains(&key) {
-                self.diag(loc(k.pos), format!("unknown key '{key}' in fanout (ignored)"), true);
+                self.diag(
+                    loc(k.pos),
+                    format!("unknown key '{key}' in fanout (ignored)"),
+                    true,
+                );
             }
         }
-        let key = self.string(node.get("key"), loc).unwrap_or_else(|| "container.id".into());
+        let key = self
+            .string(node.get("key"), loc)
+            .unwrap_or_else(|| "container.id".into());
         let Some(distinct) = self.string(node.get("distinct"), loc) else {
-            self.diag(at, "fanout needs 'distinct' (the field whose distinct values are counted)", false);
+            self.diag(
+                at,
+                "fanout needs 'distinct' (the field whose distinct values are counted)",
+                false,
+            );
             return None;
         };
-        let threshold = match node.get("threshold").map(|t| (t.as_str().and_then(|s| s.parse::<u32>().ok()), t.pos)) {
+        let threshold = match node
+            .get("threshold")
+            .map(|t| (t.as_str().and_then(|s| s.parse::<u32>().ok()), t.pos))
+        {
             Some((Some(n), _)) if (1..=10_000).contains(&n) => n,
             Some((_, p)) => {
-                self.diag(loc(p), "fanout threshold must be a whole number from 1 to 10000", false);
+                self.diag(
+                    loc(p),
+                    "fanout threshold must be a whole number from 1 to 10000",
+                    false,
+                );
                 return None;
             }
             None => {
@@ -733,10 +1034,17 @@ impl Loaded {
                 return None;
             }
         };
-        let window_ns = match node.get("window").map(|w| (w.as_str().and_then(parse_duration), w.pos)) {
+        let window_ns = match node
+            .get("window")
+            .map(|w| (w.as_str().and_then(parse_duration), w.pos))
+        {
             Some((Some(n), _)) if n > 0 => n,
             Some((_, p)) => {
-                self.diag(loc(p), "fanout window must be a duration like 10s, 500ms, 5m or 1h", false);
+                self.diag(
+                    loc(p),
+                    "fanout window must be a duration like 10s, 500ms, 5m or 1h",
+                    false,
+                );
                 return None;
             }
             None => {
@@ -744,7 +1052,13 @@ impl Loaded {
                 return None;
             }
         };
-        Some(FanoutDef { key, distinct, threshold, window_ns, loc: at })
+        Some(FanoutDef {
+            key,
+            distinct,
+            threshold,
+            window_ns,
+            loc: at,
+        })
     }
 }
 
@@ -800,7 +1114,9 @@ mod tests {
 
     #[test]
     fn later_files_append_and_replace() {
-        let l = load(&[BASE, "
+        let l = load(&[
+            BASE,
+            "
 - list: ports
   items: [3]
   override:
@@ -811,7 +1127,8 @@ mod tests {
     condition: append
 - macro: m
   condition: fd.sport = 9
-"]);
+",
+        ]);
         assert!(!l.has_errors(), "{:?}", l.diags);
         assert_eq!(l.lists[0].items.len(), 3);
         assert_eq!(l.rules[0].cond.s, "m and fd.sport = 3");
@@ -823,7 +1140,10 @@ mod tests {
 
     #[test]
     fn legacy_append_and_enable_toggle() {
-        let l = load(&[BASE, "- rule: r\n  enabled: false\n- list: ports\n  items: [7]\n  append: true\n"]);
+        let l = load(&[
+            BASE,
+            "- rule: r\n  enabled: false\n- list: ports\n  items: [7]\n  append: true\n",
+        ]);
         assert!(!l.has_errors(), "{:?}", l.diags);
         assert!(!l.rules[0].enabled);
         assert_eq!(l.lists[0].items.len(), 3);
@@ -831,7 +1151,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_warn_with_position() {
-        let l = load(&["- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: INFO\n  colour: red\n"]);
+        let l = load(&[
+            "- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: INFO\n  colour: red\n",
+        ]);
         assert!(!l.has_errors());
         let w = &l.diags[0];
         assert!(w.warning && w.message.contains("colour"));
@@ -843,8 +1165,14 @@ mod tests {
 
     #[test]
     fn duplicates_and_bad_items_are_errors() {
-        let l = load(&[&format!("{BASE}{}", "- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: INFO\n")]);
-        assert!(l.diags.iter().any(|d| !d.warning && d.message.contains("duplicate rule name")));
+        let l = load(&[&format!(
+            "{BASE}{}",
+            "- rule: r\n  desc: d\n  condition: a\n  output: o\n  priority: INFO\n"
+        )]);
+        assert!(l
+            .diags
+            .iter()
+            .any(|d| !d.warning && d.message.contains("duplicate rule name")));
         let l = load(&["- rule: r\n  condition: x\n"]);
         assert!(l.has_errors());
         let l = load(&["- rule: x\n  override: {condition: append}\n  condition: y\n"]);

@@ -448,7 +448,9 @@ mod tests {
         assert!(matches!(e, Expr::Cmp { ref field, op: Op::Exists, .. }
             if field == "container.label[com.docker.compose.service]"));
         let e = parse("fd.rip = fd00:ec2::254").unwrap();
-        assert!(matches!(e, Expr::Cmp { value: Value::One(ref l), .. } if l.text == "fd00:ec2::254"));
+        assert!(
+            matches!(e, Expr::Cmp { value: Value::One(ref l), .. } if l.text == "fd00:ec2::254")
+        );
     }
 
     #[test]

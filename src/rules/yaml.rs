@@ -157,15 +157,13 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.push_node(node, anchor);
             }
-            Event::Alias(id) => {
-                match self.anchors.iter().rev().find(|(a, _)| *a == id) {
-                    Some((_, n)) => {
-                        let n = n.clone();
-                        self.push_node(n, 0)
-                    }
-                    None => self.alias_error = Some(p),
+            Event::Alias(id) => match self.anchors.iter().rev().find(|(a, _)| *a == id) {
+                Some((_, n)) => {
+                    let n = n.clone();
+                    self.push_node(n, 0)
                 }
-            }
+                None => self.alias_error = Some(p),
+            },
             _ => {}
         }
     }
