@@ -45,7 +45,7 @@ mod tests {
             "- rule: r\n  desc: d\n  condition: fd.sprt = 22\n  output: o\n  priority: INFO\n",
         )
         .unwrap();
-        let (report, ok) = check_paths(&[p.clone()]);
+        let (report, ok) = check_paths(std::slice::from_ref(&p));
         assert!(!ok);
         let first = report.lines().next().unwrap();
         assert!(first.ends_with("r.yaml:3:14: error: unknown field 'fd.sprt'; did you mean 'fd.sport', 'fd.cport', 'fd.lport'?") || first.contains("r.yaml:3:14: error: unknown field 'fd.sprt'; did you mean 'fd.sport'"), "{report}");

@@ -112,12 +112,64 @@ impl Default for PortSet {
     }
 }
 
-/// CIDRs grouped by prefix length; each group is a hash set of masked networks.
+/// A fast non-cryptographic hasher for keys that come from rules and inventories
+/// (trusted), never from packets alone; SipHash cost dominated evaluation.
+#[derive(Clone, Copy, Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        // Final avalanche so the low bits hashbrown uses depend on every input bit.
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(chunk) {
+                *d = *s;
+            }
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.write_u64(v as u64);
+        self.write_u64((v >> 64) as u64);
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+pub type FastBuild = std::hash::BuildHasherDefault<FastHasher>;
+pub type FastSet<T> = HashSet<T, FastBuild>;
+
+/// CIDRs: a linear scan of (network, mask) for a few entries; beyond that, one hash
+/// set of masked networks per prefix length (a prefix table).
 #[derive(Clone, Debug, Default)]
 pub struct CidrSet {
-    v4: Vec<(u32, HashSet<u32>)>,
-    v6: Vec<(u128, HashSet<u128>)>,
+    small4: Vec<(u32, u32)>,
+    small6: Vec<(u128, u128)>,
+    v4: Vec<(u32, FastSet<u32>)>,
+    v6: Vec<(u128, FastSet<u128>)>,
 }
+
+const CIDR_LINEAR_MAX: usize = 8;
 
 impl CidrSet {
     pub fn insert(&mut self, net: IpAddr, len: u8) {
@@ -129,11 +181,16 @@ impl CidrSet {
                     u32::MAX << (32 - u32::from(len.min(32)))
                 };
                 let v = u32::from(a) & mask;
+                self.small4.push((v, mask));
                 match self.v4.iter_mut().find(|g| g.0 == mask) {
                     Some(g) => {
                         g.1.insert(v);
                     }
-                    None => self.v4.push((mask, HashSet::from([v]))),
+                    None => {
+                        let mut h = FastSet::default();
+                        h.insert(v);
+                        self.v4.push((mask, h));
+                    }
                 }
             }
             IpAddr::V6(a) => {
@@ -143,11 +200,16 @@ impl CidrSet {
                     u128::MAX << (128 - u32::from(len.min(128)))
                 };
                 let v = u128::from(a) & mask;
+                self.small6.push((v, mask));
                 match self.v6.iter_mut().find(|g| g.0 == mask) {
                     Some(g) => {
                         g.1.insert(v);
                     }
-                    None => self.v6.push((mask, HashSet::from([v]))),
+                    None => {
+                        let mut h = FastSet::default();
+                        h.insert(v);
+                        self.v6.push((mask, h));
+                    }
                 }
             }
         }
@@ -157,7 +219,11 @@ impl CidrSet {
         match ip {
             IpAddr::V4(a) => {
                 let a = u32::from(a);
-                self.v4.iter().any(|(m, s)| s.contains(&(a & m)))
+                if self.small4.len() <= CIDR_LINEAR_MAX {
+                    self.small4.iter().any(|(n, m)| a & m == *n)
+                } else {
+                    self.v4.iter().any(|(m, s)| s.contains(&(a & m)))
+                }
             }
             IpAddr::V6(a) => {
                 if let Some(v4) = a.to_ipv4_mapped() {
@@ -166,7 +232,11 @@ impl CidrSet {
                     }
                 }
                 let a = u128::from(a);
-                self.v6.iter().any(|(m, s)| s.contains(&(a & m)))
+                if self.small6.len() <= CIDR_LINEAR_MAX {
+                    self.small6.iter().any(|(n, m)| a & m == *n)
+                } else {
+                    self.v6.iter().any(|(m, s)| s.contains(&(a & m)))
+                }
             }
         }
     }
@@ -191,7 +261,7 @@ pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 #[derive(Clone, Debug)]
 pub enum StrSet {
     Small(Box<[Box<str>]>),
-    Hashed(HashSet<Box<str>>),
+    Hashed(FastSet<Box<str>>),
 }
 
 impl StrSet {
@@ -260,6 +330,7 @@ impl N {
                 n => out.push(n),
             }
         }
+        out.sort_by_key(N::cost);
         match out.len() {
             0 => N::Const(true),
             1 => out.pop().unwrap_or(N::Const(true)),
@@ -276,12 +347,28 @@ impl N {
                 n => out.push(n),
             }
         }
+        out.sort_by_key(N::cost);
         match out.len() {
             0 => N::Const(false),
             1 => out.pop().unwrap_or(N::Const(false)),
             _ => N::Or(out.into_boxed_slice()),
         }
     }
+    /// Rough evaluation cost: conditions have no side effects, so `and`/`or`
+    /// children run cheapest first (a stable sort keeps the author's order on ties).
+    fn cost(&self) -> u32 {
+        match self {
+            N::Const(_) | N::Dir(_) | N::Port(..) | N::PortIn(..) => 1,
+            N::U64(..) | N::U64In(..) | N::F64(..) => 2,
+            N::Ip(..) => 3,
+            N::Exists(_) | N::StrNe(..) => 5,
+            N::Str(_, StrM::Cmp(..) | StrM::In(_) | StrM::StartsWith(_) | StrM::EndsWith(_)) => 6,
+            N::Str(..) => 20,
+            N::Not(n) => n.cost(),
+            N::And(v) | N::Or(v) => v.iter().map(N::cost).sum(),
+        }
+    }
+
     fn not(n: N) -> N {
         match n {
             N::Const(b) => N::Const(!b),

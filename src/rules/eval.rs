@@ -9,6 +9,7 @@
 //! allocates nothing unless a rule fires.
 
 use super::alert::{escape_into, Alert, FieldValue, Priority};
+use super::compile::FastBuild;
 use super::compile::{glob_match, StrM, View, DIRECTIONS, N};
 use super::fields::{CField, Field, Role};
 use super::inventory::{Container, Inventory};
@@ -53,17 +54,69 @@ impl Default for EngineOptions {
     }
 }
 
-/// Rule indexes for one view (CSR: rules by required server port, plus the rest).
+/// A flow's class: its direction and which ends are containers.  Conditions are
+/// partially evaluated per class at build time, so a flow visits only the rules
+/// that its class leaves open.
+const CLASSES: usize = 20;
+
+fn class_of(dir: usize, cc: bool, sc: bool) -> usize {
+    dir * 4 + usize::from(cc) * 2 + usize::from(sc)
+}
+
+/// Three-valued evaluation with only the class known (None: depends on the flow).
+fn known(n: &N, dir: usize, has: [bool; 2]) -> Option<bool> {
+    match n {
+        N::Const(b) => Some(*b),
+        N::Dir(mask) => Some(mask & (1 << dir) != 0),
+        N::Exists(Field::Container(r, cf)) => {
+            let h = has[side(*r)];
+            match cf {
+                CField::Id | CField::Name | CField::Image | CField::Repository => Some(h),
+                _ => (!h).then_some(false),
+            }
+        }
+        N::Str(Field::Container(r, _), _) | N::StrNe(Field::Container(r, _), _) => {
+            (!has[side(*r)]).then_some(false)
+        }
+        N::Not(x) => known(x, dir, has).map(|b| !b),
+        N::And(v) => {
+            let mut all = true;
+            for c in v.iter() {
+                match known(c, dir, has) {
+                    Some(false) => return Some(false),
+                    None => all = false,
+                    Some(true) => {}
+                }
+            }
+            all.then_some(true)
+        }
+        N::Or(v) => {
+            let mut all_false = true;
+            for c in v.iter() {
+                match known(c, dir, has) {
+                    Some(true) => return Some(true),
+                    None => all_false = false,
+                    Some(false) => {}
+                }
+            }
+            all_false.then_some(false)
+        }
+        _ => None,
+    }
+}
+
+/// Rule indexes for one view: per class, the rules without a port constraint, and
+/// (CSR) rules by required server port with a class bitmask each.
 struct ViewIndex {
-    always: Vec<u32>,
+    always: Vec<Vec<u32>>,
     port_off: Box<[u32]>,
-    port_rules: Vec<u32>,
+    port_rules: Vec<(u32, u32)>,
 }
 
 impl ViewIndex {
     fn build(rules: &RuleSet, active: &[bool], view: View) -> ViewIndex {
-        let mut always = Vec::new();
-        let mut pairs: Vec<(u16, u32)> = Vec::new();
+        let mut always = vec![Vec::new(); CLASSES];
+        let mut pairs: Vec<(u16, u32, u32)> = Vec::new();
         for (i, r) in rules.rules.iter().enumerate() {
             if !active.get(i).copied().unwrap_or(false) {
                 continue;
@@ -74,13 +127,29 @@ impl ViewIndex {
             if matches!(tree, N::Const(false)) {
                 continue;
             }
+            let mut classes = 0u32;
+            for dir in 0..DIRECTIONS.len() {
+                for cc in [false, true] {
+                    for sc in [false, true] {
+                        if known(tree, dir, [cc, sc]) != Some(false) {
+                            classes |= 1 << class_of(dir, cc, sc);
+                        }
+                    }
+                }
+            }
             match tree.required_server_ports() {
-                Some(set) => pairs.extend(set.ports().map(|p| (p, i as u32))),
-                None => always.push(i as u32),
+                Some(set) => pairs.extend(set.ports().map(|p| (p, i as u32, classes))),
+                None => {
+                    for (c, list) in always.iter_mut().enumerate() {
+                        if classes & (1 << c) != 0 {
+                            list.push(i as u32);
+                        }
+                    }
+                }
             }
         }
         let mut counts = vec![0u32; 65537];
-        for (p, _) in &pairs {
+        for (p, _, _) in &pairs {
             if let Some(c) = counts.get_mut(usize::from(*p) + 1) {
                 *c += 1;
             }
@@ -95,11 +164,11 @@ impl ViewIndex {
         ViewIndex {
             always,
             port_off: counts.into_boxed_slice(),
-            port_rules: pairs.into_iter().map(|(_, r)| r).collect(),
+            port_rules: pairs.into_iter().map(|(_, r, c)| (r, c)).collect(),
         }
     }
 
-    fn for_port(&self, port: u16) -> &[u32] {
+    fn for_port(&self, port: u16) -> &[(u32, u32)] {
         let a = self.port_off.get(usize::from(port)).copied().unwrap_or(0) as usize;
         let b = self
             .port_off
@@ -122,7 +191,7 @@ struct KeyState {
 /// Distinct values per key within a sliding window, bounded in keys and values.
 #[derive(Default)]
 struct FanoutState {
-    keys: HashMap<u64, KeyState>,
+    keys: HashMap<u64, KeyState, FastBuild>,
 }
 
 impl FanoutState {
@@ -137,7 +206,7 @@ impl FanoutState {
     ) -> Option<usize> {
         if !self.keys.contains_key(&key) && self.keys.len() >= FANOUT_MAX_KEYS {
             // Full: drop idle keys first, then the least recently seen one.
-            self.keys.retain(|_, k| k.last > now - window);
+            self.keys.retain(|_, k| k.last > now.saturating_sub(window));
             if self.keys.len() >= FANOUT_MAX_KEYS {
                 if let Some(old) = self
                     .keys
@@ -151,7 +220,7 @@ impl FanoutState {
         }
         let k = self.keys.entry(key).or_default();
         k.last = k.last.max(now);
-        k.seen.retain(|(_, t)| *t > now - window);
+        k.seen.retain(|(_, t)| *t > now.saturating_sub(window));
         match k.seen.iter_mut().find(|(v, _)| *v == value) {
             Some(e) => e.1 = e.1.max(now),
             None => k.seen.push((value, now)),
@@ -161,7 +230,7 @@ impl FanoutState {
             k.seen.clear();
             if now >= k.quiet_until {
                 // One alert per key and window, however fast the scan goes on.
-                k.quiet_until = now + window;
+                k.quiet_until = now.saturating_add(window);
                 return Some(n);
             }
         }
@@ -344,7 +413,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn hash(&self, f: &Field) -> Option<u64> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = super::compile::FastHasher::default();
         match f {
             Field::Ip(r) | Field::Net(r) => self.ip(*r).hash(&mut h),
             Field::Port(r) => self.port(*r).hash(&mut h),
@@ -463,19 +532,24 @@ fn run_view(
         let Some(idx) = inner.views.get(view.index()) else {
             return;
         };
+        let class = class_of(dir, cont[0].is_some(), cont[1].is_some());
+        let bit = 1u32 << class;
         let by_port = idx.for_port(rec.resp_p);
-        let (a, b) = (&idx.always, by_port);
+        let a: &[u32] = idx.always.get(class).map_or(&[], Vec::as_slice);
+        let b = by_port;
         scratch.clear();
         // Merge two sorted lists so alerts come out in rule-file order.
         let (mut i, mut j) = (0, 0);
         while i < a.len() || j < b.len() {
             match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x <= y => {
+                (Some(x), Some(y)) if *x <= y.0 => {
                     scratch.push(*x);
                     i += 1;
                 }
                 (_, Some(y)) => {
-                    scratch.push(*y);
+                    if y.1 & bit != 0 {
+                        scratch.push(y.0);
+                    }
                     j += 1;
                 }
                 (Some(x), None) => {

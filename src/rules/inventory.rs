@@ -6,6 +6,7 @@
 //! reused IP maps to the right container.  Lookups are one hash probe plus a short
 //! scan of the entries that ever held that IP.
 
+use super::compile::FastBuild;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -123,8 +124,8 @@ struct EntryJson {
 #[derive(Clone, Debug, Default)]
 pub struct Inventory {
     containers: Vec<Container>,
-    by_ip: HashMap<IpAddr, Vec<u32>>,
-    host_ips: HashSet<IpAddr>,
+    by_ip: HashMap<IpAddr, Vec<u32>, FastBuild>,
+    host_ips: HashSet<IpAddr, FastBuild>,
 }
 
 impl Inventory {

@@ -1077,7 +1077,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         (s, 1_000_000_000)
     };
     let v: f64 = num.trim().parse().ok()?;
-    if !v.is_finite() || v < 0.0 || v > 1e6 {
+    if !v.is_finite() || !(0.0..=1e6).contains(&v) {
         return None;
     }
     Some((v * mult as f64) as i64)
