@@ -10,5 +10,6 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod pipeline;
+pub mod rules;
 pub mod stats;
 pub mod time;
