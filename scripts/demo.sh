@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release --quiet
-exec target/release/bridgewatch replay pcaps/demo-container-host.pcap "$@"
+exec target/release/bridgewatch replay --containers pcaps/demo-containers.json pcaps/demo-container-host.pcap "$@"

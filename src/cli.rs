@@ -29,12 +29,36 @@ pub enum Command {
         Flow timing runs on packet time, so a replay gives the same flows at any speed and \
         with any --threads. A summary (packets, flows, decode failures by kind, evictions, \
         Mpps) goes to stderr at the end.\n\n\
+        Every flow is checked against the rules (the shipped policies unless --rules says \
+        otherwise); alerts go to stdout unless --alerts says otherwise.\n\n\
         Examples:\n  \
-        bridgewatch replay pcaps/demo-container-host.pcap\n  \
-        bridgewatch replay --flows flows.jsonl --threads 4 day1.pcap.gz day2.pcapng\n  \
-        bridgewatch replay --bpf 'tcp port 443' --flows - capture.pcap | jq .community_id"
+        bridgewatch replay --containers pcaps/demo-containers.json pcaps/demo-container-host.pcap\n  \
+        bridgewatch replay --flows flows.jsonl --alerts alerts.jsonl --threads 4 day1.pcap.gz day2.pcapng\n  \
+        bridgewatch replay --no-rules --bpf 'tcp port 443' --flows - capture.pcap | jq .community_id\n  \
+        bridgewatch replay --default-rules --rules local-rules.yaml capture.pcap"
     )]
     Replay(ReplayArgs),
+
+    /// List the fields rule conditions and outputs can use, with their types.
+    Fields,
+
+    /// Work with rule files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Check rule files (or folders of *.yaml) without running anything: errors as
+    /// file:line:column with the offending line; exit 0 when valid, 1 otherwise.
+    Check {
+        /// Rule files or folders, loaded in order as `replay --rules` would.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Check them after the shipped default rules (as `--default-rules` loads them).
+        #[arg(long)]
+        with_defaults: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -43,9 +67,37 @@ pub struct ReplayArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Where to write flow records (JSON lines): a file path, or - for stdout.
+    /// Write flow records (JSON lines) to this file, or - for stdout. Without it no
+    /// flow records are written (alerts and the summary still are).
+    #[arg(long, value_name = "PATH|-")]
+    pub flows: Option<String>,
+
+    /// Where to write alerts (JSON lines, Falco's keys): a file path, or - for stdout.
     #[arg(long, value_name = "PATH|-", default_value = "-")]
-    pub flows: String,
+    pub alerts: String,
+
+    /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
+    /// override earlier items). Default: the shipped policies built into the binary.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// Load the shipped policies first, then the --rules files (to extend or override them).
+    #[arg(long)]
+    pub default_rules: bool,
+
+    /// Evaluate no rules at all (flow records only).
+    #[arg(long, conflicts_with_all = ["rules", "default_rules"])]
+    pub no_rules: bool,
+
+    /// Only rules at or above this priority run: EMERGENCY ALERT CRITICAL ERROR WARNING
+    /// NOTICE INFORMATIONAL DEBUG.
+    #[arg(long, value_name = "LEVEL", default_value = "DEBUG")]
+    pub min_priority: String,
+
+    /// Container inventory (JSON, the format `bridgewatch inventory` writes) naming the
+    /// containers behind addresses in the capture.
+    #[arg(long, value_name = "FILE")]
+    pub containers: Option<PathBuf>,
 
     /// Only packets matching this BPF filter expression (tcpdump syntax) are processed.
     #[arg(long, value_name = "EXPR")]

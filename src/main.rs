@@ -1,13 +1,15 @@
 //! The `bridgewatch` binary: parses flags, validates them into settings, runs.
 
 use anyhow::{bail, Context, Result};
-use bridgewatch::cli::{Cli, Command, ReplayArgs};
+use bridgewatch::cli::{Cli, Command, ReplayArgs, RulesCommand};
 use bridgewatch::decode::DecodeConfig;
 use bridgewatch::flow::table::TableConfig;
 use bridgewatch::flow::timeouts::Timeouts;
+use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
 use bridgewatch::pipeline::output::SharedWriter;
 use bridgewatch::pipeline::worker::BpfFilter;
-use bridgewatch::pipeline::{run_replay, ReplayOptions};
+use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
+use bridgewatch::rules::{self, Engine, EngineOptions, Inventory, Priority, RuleSet};
 use clap::Parser;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -25,6 +27,32 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay(args),
+        Command::Fields => {
+            print!("{}", rules::fields_help());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules(RulesCommand::Check {
+            paths,
+            with_defaults,
+        }) => {
+            let (report, ok) = if with_defaults {
+                match RuleSet::load_with_defaults(&paths) {
+                    Ok(set) => (
+                        format!("ok: {} rules loaded (shipped defaults first)\n", set.len()),
+                        true,
+                    ),
+                    Err(e) => (e.to_string(), false),
+                }
+            } else {
+                rules::check_paths(&paths)
+            };
+            print!("{report}");
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     };
     match result {
         Ok(code) => code,
@@ -57,11 +85,17 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         Some(expr) => Some(BpfFilter::new(expr).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
     };
-    let flows_out = SharedWriter::open(Path::new(&args.flows))
-        .with_context(|| format!("--flows {}: cannot create", args.flows))?;
+    let flows_out = match &args.flows {
+        Some(f) => Some(Arc::new(
+            SharedWriter::open(Path::new(f))
+                .with_context(|| format!("--flows {f}: cannot create"))?,
+        )),
+        None => None,
+    };
+    let (hook, alerts_out, alert_counts) = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
-        flows_out: Some(Arc::new(flows_out)),
+        flows_out,
         bpf,
         threads,
         table: TableConfig {
@@ -76,7 +110,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
             vlan_in_key: !args.no_vlan_key,
         },
         progress: !args.quiet,
-        hook: None,
+        hook,
     };
     let flows_out = opts.flows_out.clone();
     let outcome = run_replay(opts);
@@ -85,17 +119,28 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         eprintln!("bridgewatch: error: {e}");
         failed = true;
     }
-    if let Some(w) = flows_out {
+    for w in flows_out.iter().chain(alerts_out.iter()) {
         if let Err(e) = w.finish() {
             eprintln!("bridgewatch: error: {e}");
             failed = true;
         }
     }
+    let mut stats = outcome.stats;
+    if let Some(counts) = alert_counts {
+        stats.alerts = match counts.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        stats.rules_ran = true;
+    }
     if !args.quiet {
-        eprint!("{}", outcome.stats.summary(outcome.elapsed));
+        eprint!("{}", stats.summary(outcome.elapsed));
+        if args.flows.is_none() {
+            eprintln!("  (flow records were not written: add --flows PATH or --flows -)");
+        }
     }
     if let Some(target) = &args.stats_json {
-        let json = outcome.stats.to_json(outcome.elapsed);
+        let json = stats.to_json(outcome.elapsed);
         if target == "-" {
             eprintln!("{json}");
         } else {
@@ -108,4 +153,62 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The rule engine hook for `replay`, unless `--no-rules`: loads and checks every rule
+/// file first (refusing to start on any error), then one evaluator per worker.
+#[allow(clippy::type_complexity)]
+fn rule_hook(
+    args: &ReplayArgs,
+) -> Result<(
+    Option<HookFactory>,
+    Option<Arc<SharedWriter>>,
+    Option<AlertCounts>,
+)> {
+    if args.no_rules {
+        return Ok((None, None, None));
+    }
+    let min_priority: Priority = args
+        .min_priority
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--min-priority: {e}"))?;
+    let set = if args.rules.is_empty() {
+        RuleSet::load_default()
+    } else if args.default_rules {
+        RuleSet::load_with_defaults(&args.rules)
+    } else {
+        RuleSet::load(&args.rules)
+    }
+    .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
+    for w in &set.warnings {
+        if !args.quiet && !args.rules.is_empty() {
+            eprintln!("bridgewatch: {w}");
+        }
+    }
+    let inventory = match &args.containers {
+        Some(p) => {
+            Inventory::from_json_file(p).map_err(|e| anyhow::anyhow!("--containers: {e}"))?
+        }
+        None => Inventory::default(),
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let engine = Engine::new(
+        Arc::new(set),
+        Arc::new(inventory),
+        EngineOptions {
+            min_priority,
+            hostname,
+        },
+    );
+    let out = Arc::new(
+        SharedWriter::open(Path::new(&args.alerts))
+            .with_context(|| format!("--alerts {}: cannot create", args.alerts))?,
+    );
+    let counts: AlertCounts = Arc::default();
+    let (o, c) = (out.clone(), counts.clone());
+    let factory: HookFactory =
+        Arc::new(move |_worker| Box::new(RuleHook::new(&engine, Some(o.clone()), c.clone())));
+    Ok((Some(factory), Some(out), Some(counts)))
 }

@@ -28,6 +28,10 @@ pub struct RunStats {
     pub flows_written: u64,
     pub files_read: u64,
     pub files_failed: u64,
+    /// Alerts by rule name (set after the run).
+    pub alerts: BTreeMap<String, u64>,
+    /// Set when rules ran.
+    pub rules_ran: bool,
 }
 
 impl RunStats {
@@ -117,6 +121,19 @@ impl RunStats {
                 .collect();
             let _ = writeln!(s, "  capture file anomalies: {}", list.join(", "));
         }
+        if self.rules_ran {
+            let total: u64 = self.alerts.values().sum();
+            let _ = write!(s, "  alerts: {}", group(total));
+            if total > 0 {
+                let list: Vec<String> = self
+                    .alerts
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", group(*v)))
+                    .collect();
+                let _ = write!(s, " ({})", list.join("; "));
+            }
+            s.push('\n');
+        }
         let _ = writeln!(
             s,
             "  files: {} read, {} with errors",
@@ -200,6 +217,7 @@ impl RunStats {
                 "evicted": t.flows_evicted,
                 "peak": t.peak_flows,
             },
+            "alerts": self.alerts,
             "files_read": self.files_read,
             "files_failed": self.files_failed,
             "elapsed_secs": elapsed.as_secs_f64(),

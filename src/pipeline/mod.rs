@@ -8,6 +8,7 @@
 //! worker that decoded batch k, so each flow table sees its packets in capture order
 //! and the set of records does not depend on N.  Nothing on this path takes a lock.
 
+pub mod alerts;
 pub mod output;
 pub mod worker;
 

@@ -1,0 +1,79 @@
+//! The rule engine as a pipeline hook: each worker evaluates rules when its flows
+//! start and end, writes alerts (JSON lines) to the shared alert output in chunks,
+//! and counts them by rule for the summary.
+
+use super::output::{SharedWriter, CHUNK};
+use super::FlowHook;
+use crate::flow::record::FlowRecord;
+use crate::rules::{Alert, Engine, Evaluator};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Alerts counted by rule name, over all workers.
+pub type AlertCounts = Arc<Mutex<BTreeMap<String, u64>>>;
+
+pub struct RuleHook {
+    eval: Evaluator,
+    alerts: Vec<Alert>,
+    buf: Vec<u8>,
+    out: Option<Arc<SharedWriter>>,
+    counts: BTreeMap<String, u64>,
+    totals: AlertCounts,
+}
+
+impl RuleHook {
+    pub fn new(engine: &Engine, out: Option<Arc<SharedWriter>>, totals: AlertCounts) -> RuleHook {
+        RuleHook {
+            eval: engine.evaluator(),
+            alerts: Vec::new(),
+            buf: Vec::new(),
+            out,
+            counts: BTreeMap::new(),
+            totals,
+        }
+    }
+
+    fn drain(&mut self) {
+        for a in self.alerts.drain(..) {
+            *self.counts.entry(a.rule.to_string()).or_default() += 1;
+            if self.out.is_some() {
+                a.write_json_line(&mut self.buf);
+            }
+        }
+        if self.buf.len() >= CHUNK {
+            if let Some(w) = &self.out {
+                w.write_chunk(&mut self.buf);
+            }
+        }
+    }
+}
+
+impl FlowHook for RuleHook {
+    fn on_start(&mut self, record: &FlowRecord) {
+        self.eval.on_flow_start(record, &mut self.alerts);
+        if !self.alerts.is_empty() {
+            self.drain();
+        }
+    }
+
+    fn on_end(&mut self, record: &FlowRecord) {
+        self.eval.on_flow_end(record, &mut self.alerts);
+        if !self.alerts.is_empty() {
+            self.drain();
+        }
+    }
+
+    fn finish(&mut self) {
+        self.drain();
+        if let Some(w) = &self.out {
+            w.write_chunk(&mut self.buf);
+        }
+        let mut totals = match self.totals.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for (k, v) in std::mem::take(&mut self.counts) {
+            *totals.entry(k).or_default() += v;
+        }
+    }
+}
