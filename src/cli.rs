@@ -37,7 +37,7 @@ pub enum Command {
         bridgewatch replay --no-rules --bpf 'tcp port 443' --flows - capture.pcap | jq .community_id\n  \
         bridgewatch replay --default-rules --rules local-rules.yaml capture.pcap"
     )]
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
 
     /// List the fields rule conditions and outputs can use, with their types.
     Fields,

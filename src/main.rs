@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         .try_init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay(args) => replay(args),
+        Command::Replay(args) => replay(*args),
         Command::Fields => {
             print!("{}", rules::fields_help());
             Ok(ExitCode::SUCCESS)
