@@ -10,6 +10,7 @@ pub mod record;
 pub mod table;
 pub mod tcp;
 pub mod timeouts;
+pub mod timers;
 
 /// One end of a flow in table terms: `A` sent the flow's first packet, `B` is the other end.
 /// Which of them is the *originator* is decided separately (see [`origin`] and

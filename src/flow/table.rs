@@ -15,12 +15,11 @@ use super::origin::{first_sender_is_responder, UdpTracker};
 use super::record::{proto_name, EndReason, FlowRecord, TunnelInfo};
 use super::tcp::{TcpPhase, TcpSegment, TcpTracker};
 use super::timeouts::Timeouts;
+use super::timers::TimerWheel;
 use super::Side;
 use crate::decode::{FlowPacket, TunnelKind, TunnelParent};
 use crate::time::Nanos;
 use hashbrown::HashTable;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Settings every worker's table shares.
 #[derive(Clone, Debug)]
@@ -87,7 +86,8 @@ pub struct FlowTable {
     slab: Vec<Flow>,
     free: Vec<u32>,
     index: HashTable<u32>,
-    timers: BinaryHeap<Reverse<(Nanos, u32, u32)>>,
+    timers: TimerWheel,
+    due: Vec<(u32, u32)>,
     live: usize,
     /// Latest packet time seen (never goes backwards).
     now: Nanos,
@@ -105,7 +105,8 @@ impl FlowTable {
             slab: Vec::with_capacity(config.max_flows.min(1 << 16)),
             config,
             free: Vec::new(),
-            timers: BinaryHeap::new(),
+            timers: TimerWheel::new(),
+            due: Vec::new(),
             live: 0,
             now: Nanos::MIN,
             stats: TableStats::default(),
@@ -164,11 +165,9 @@ impl FlowTable {
             return;
         }
         self.now = t;
-        while let Some(&Reverse((expiry, slot, generation))) = self.timers.peek() {
-            if expiry > t {
-                break;
-            }
-            self.timers.pop();
+        let mut due = std::mem::take(&mut self.due);
+        self.timers.drain_due(t, &mut due);
+        for (slot, generation) in due.drain(..) {
             let Some(f) = self.slab.get(slot as usize) else {
                 continue;
             };
@@ -183,6 +182,7 @@ impl FlowTable {
                 self.arm(slot, real);
             }
         }
+        self.due = due;
     }
 
     /// Accounts one packet.
@@ -353,11 +353,11 @@ impl FlowTable {
         let f = &mut self.slab[slot as usize];
         f.generation = f.generation.wrapping_add(1);
         f.armed_expiry = expiry;
-        self.timers.push(Reverse((expiry, slot, f.generation)));
+        self.timers.push(expiry, slot, f.generation);
     }
 
     fn evict_one(&mut self) {
-        while let Some(Reverse((_, slot, generation))) = self.timers.pop() {
+        while let Some((slot, generation)) = self.timers.pop_earliest() {
             let live = self
                 .slab
                 .get(slot as usize)
@@ -671,7 +671,7 @@ mod tests {
         // README states the bytes of state per tracked flow: keep that number honest.
         let per_flow = std::mem::size_of::<Flow>()
             + std::mem::size_of::<u32>() * 8 / 7 + 1 // index slot at hashbrown's max load
-            + std::mem::size_of::<(Nanos, u32, u32)>(); // one live timer
+            + std::mem::size_of::<(u32, u32)>(); // one live timer
         assert!(per_flow <= 256, "{per_flow} bytes per flow");
         eprintln!(
             "flow state: {} bytes (Flow {} B)",
