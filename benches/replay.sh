@@ -116,8 +116,8 @@ for f in "${files[@]}"; do
     for label in tcpdump bw-threads1 bw-threads2; do
         case $label in
             tcpdump) cmd=(tcpdump -r "$f" -w /dev/null) ;;
-            bw-threads1) cmd=("$BW" replay --flows /dev/null --threads 1 "$f") ;;
-            bw-threads2) cmd=("$BW" replay --flows /dev/null --threads 2 "$f") ;;
+            bw-threads1) cmd=("$BW" replay --flows /dev/null --alerts /dev/null --threads 1 "$f") ;;
+            bw-threads2) cmd=("$BW" replay --flows /dev/null --alerts /dev/null --threads 2 "$f") ;;
         esac
         log "$label x$REPEAT"
         read -r wall rss < <(run_cmd "$label" "${cmd[@]}")
