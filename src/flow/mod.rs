@@ -4,6 +4,7 @@
 //! ([`table`]) and the records it emits ([`record`]).
 
 pub mod community_id;
+pub mod index;
 pub mod key;
 pub mod origin;
 pub mod record;

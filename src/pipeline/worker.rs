@@ -164,12 +164,19 @@ impl Worker {
 
     /// Runs this worker's flow table over packets routed to it.
     pub fn process(&mut self, packets: &[FlowPacket], max_ts: Nanos) {
-        for p in packets {
-            self.table.process(p);
-            if self.hook.is_some() {
-                self.run_start_hooks();
+        let hook = &mut self.hook;
+        let started = &mut self.started;
+        let names = &self.names;
+        let cache = &mut self.name_cache;
+        self.table.process_batch(packets, |table| {
+            if let Some(h) = hook.as_mut() {
+                table.take_started(started);
+                for mut r in started.drain(..) {
+                    fill_iface_name(&mut r, names, cache);
+                    h.on_start(&r);
+                }
             }
-        }
+        });
         self.table.advance(max_ts);
         self.emit_finished();
     }
@@ -185,19 +192,6 @@ impl Worker {
             w.write_chunk(&mut self.out_buf);
         }
         self.stats.table = self.table.stats().clone();
-    }
-
-    fn run_start_hooks(&mut self) {
-        self.table.take_started(&mut self.started);
-        if self.started.is_empty() {
-            return;
-        }
-        for mut r in self.started.drain(..) {
-            fill_iface_name(&mut r, &self.names, &mut self.name_cache);
-            if let Some(hook) = self.hook.as_mut() {
-                hook.on_start(&r);
-            }
-        }
     }
 
     fn emit_finished(&mut self) {
