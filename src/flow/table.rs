@@ -266,12 +266,29 @@ impl FlowTable {
 
     /// Writes out every flow still open (end of input).
     pub fn flush(&mut self) {
-        for slot in 0..self.slab.len() as u32 {
-            if self.slab[slot as usize].live {
-                self.end_flow(slot, EndReason::EndOfInput);
+        while self.flush_some(usize::MAX) {}
+    }
+
+    /// Writes out up to `n` of the flows still open (end of input), so a caller can
+    /// hand their records on in bounded pieces.  Returns whether any remain.
+    pub fn flush_some(&mut self, n: usize) -> bool {
+        let mut done = 0;
+        while let Some(slot) = self.slab.len().checked_sub(1) {
+            if done == n {
+                return true;
+            }
+            if self.slab[slot].live {
+                self.end_flow(slot as u32, EndReason::EndOfInput);
+                done += 1;
+            }
+            // Every slot past the last live one is free: drop them.
+            if !self.slab[slot].live {
+                self.slab.pop();
             }
         }
+        self.free.clear();
         self.timers.clear();
+        false
     }
 
     fn timeout_of(&self, f: &Flow) -> Nanos {

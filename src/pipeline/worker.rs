@@ -83,6 +83,8 @@ pub struct Worker {
     name_cache: Vec<Option<String>>,
     hook: Option<Box<dyn FlowHook>>,
     started: Vec<FlowRecord>,
+    /// Reused buffer for records leaving the table.
+    finished: Vec<FlowRecord>,
 }
 
 impl Worker {
@@ -117,6 +119,7 @@ impl Worker {
             name_cache: Vec::new(),
             hook,
             started: Vec::new(),
+            finished: Vec::new(),
         }
     }
 
@@ -183,7 +186,10 @@ impl Worker {
 
     /// End of input: flush every open flow and the output buffer.
     pub fn finish(&mut self) {
-        self.table.flush();
+        // In pieces, so the records of a million open flows never sit in memory at once.
+        while self.table.flush_some(4096) {
+            self.emit_finished();
+        }
         self.emit_finished();
         if let Some(hook) = self.hook.as_mut() {
             hook.finish();
@@ -195,22 +201,22 @@ impl Worker {
     }
 
     fn emit_finished(&mut self) {
-        let mut finished: Vec<FlowRecord> = self.table.drain_finished().collect();
-        for r in finished.iter_mut() {
-            fill_iface_name(r, &self.names, &mut self.name_cache);
+        let mut finished = std::mem::take(&mut self.finished);
+        finished.extend(self.table.drain_finished());
+        for mut r in finished.drain(..) {
+            fill_iface_name(&mut r, &self.names, &mut self.name_cache);
             if let Some(hook) = self.hook.as_mut() {
-                hook.on_end(r);
+                hook.on_end(&r);
             }
-            if self.flows_out.is_some() {
+            if let Some(w) = &self.flows_out {
                 r.write_json_line(&mut self.out_buf);
+                if self.out_buf.len() >= CHUNK {
+                    w.write_chunk(&mut self.out_buf);
+                }
             }
             self.stats.flows_written += 1;
         }
-        if self.out_buf.len() >= CHUNK {
-            if let Some(w) = &self.flows_out {
-                w.write_chunk(&mut self.out_buf);
-            }
-        }
+        self.finished = finished;
     }
 }
 
