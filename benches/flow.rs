@@ -40,6 +40,7 @@ fn config() -> TableConfig {
         community_id_seed: 0,
         hash_seed: 0x1234_5678,
         key_iface: false,
+        iface_names: None,
     }
 }
 

@@ -105,6 +105,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
             hash_seed: std::collections::hash_map::RandomState::new()
                 .hash_one(0x62_72_69_64_67_65u64),
             key_iface: args.iface_key,
+            iface_names: None,
         },
         decode: DecodeConfig {
             vlan_in_key: !args.no_vlan_key,

@@ -200,3 +200,31 @@ pub enum CaptureError {
 /// The largest captured length we accept for one record (libpcap's own limit is 256 KiB
 /// for most link types).  Anything larger means the file is corrupt.
 pub const MAX_CAPLEN: u32 = 256 * 1024;
+
+/// Names of the interfaces met across all input files, by global index (the reader
+/// renumbers each file's interfaces into this list).  Read when records are written,
+/// never per packet.
+#[derive(Debug, Default)]
+pub struct IfaceNames {
+    names: std::sync::Mutex<Vec<Option<std::sync::Arc<str>>>>,
+}
+
+impl IfaceNames {
+    /// The names known now.
+    pub fn snapshot(&self) -> Vec<Option<std::sync::Arc<str>>> {
+        match self.names.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Adds an interface; returns its global index.
+    pub fn register(&self, name: Option<String>) -> u16 {
+        let mut g = match self.names.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.push(name.map(std::sync::Arc::from));
+        (g.len() - 1).min(u16::MAX as usize) as u16
+    }
+}

@@ -5,6 +5,7 @@
 use crate::time::{rfc3339_micros_bytes, write_rfc3339_micros, Nanos, NANOS_PER_SEC};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// Why a flow's record was written.
@@ -49,7 +50,7 @@ pub struct FlowRecord {
     /// Deterministic flow id (`C` + base62), the same on every run and thread count.
     pub uid: String,
     /// Transport: `tcp`, `udp`, `icmp`, `icmp6`, `sctp`, or the IP protocol number as text.
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     pub proto_num: u8,
     pub orig_h: IpAddr,
     pub orig_p: u16,
@@ -69,7 +70,7 @@ pub struct FlowRecord {
     /// Inner VLAN id (QinQ).
     pub inner_vlan: Option<u16>,
     /// Interface name from the capture (pcapng `if_name`), or its index when unnamed.
-    pub iface: Option<String>,
+    pub iface: Option<std::sync::Arc<str>>,
     pub tunnel: Option<TunnelInfo>,
     pub end_reason: EndReason,
 }
@@ -240,6 +241,15 @@ fn write_duration(out: &mut Vec<u8>, ns: Nanos) {
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Nearly every string here (ids, states, addresses) needs no escaping.
+    if !bytes
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -293,7 +303,7 @@ impl Serialize for FlowRecord {
         m.serialize_entry("community_id", &self.community_id)?;
         m.serialize_entry("vlan", &self.vlan)?;
         m.serialize_entry("inner_vlan", &self.inner_vlan)?;
-        m.serialize_entry("iface", &self.iface)?;
+        m.serialize_entry("iface", &self.iface.as_deref())?;
         m.serialize_entry("tunnel", &self.tunnel)?;
         m.serialize_entry("end_reason", &self.end_reason)?;
         m.end()
@@ -301,14 +311,14 @@ impl Serialize for FlowRecord {
 }
 
 /// The protocol name used in records and rules.
-pub fn proto_name(proto: u8) -> String {
+pub fn proto_name(proto: u8) -> Cow<'static, str> {
     match proto {
         6 => "tcp".into(),
         17 => "udp".into(),
         1 => "icmp".into(),
         58 => "icmp6".into(),
         132 => "sctp".into(),
-        n => n.to_string(),
+        n => n.to_string().into(),
     }
 }
 

@@ -12,7 +12,7 @@ pub mod alerts;
 pub mod output;
 pub mod worker;
 
-use crate::capture::{open_file, CaptureError, PacketBatch};
+use crate::capture::{open_file, CaptureError, IfaceNames, PacketBatch};
 use crate::decode::{DecodeConfig, FlowPacket};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
@@ -21,7 +21,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use output::SharedWriter;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{BpfFilter, SubBatch, Worker};
 
@@ -41,30 +41,6 @@ pub trait FlowHook: Send {
 
 /// Makes one [`FlowHook`] per worker.
 pub type HookFactory = Arc<dyn Fn(usize) -> Box<dyn FlowHook> + Send + Sync>;
-
-/// Names of the interfaces met across all input files, by global index.
-#[derive(Default)]
-pub struct IfaceNames {
-    names: Mutex<Vec<Option<String>>>,
-}
-
-impl IfaceNames {
-    pub fn snapshot(&self) -> Vec<Option<String>> {
-        match self.names.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    fn register(&self, name: Option<String>) -> u16 {
-        let mut g = match self.names.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        g.push(name);
-        (g.len() - 1).min(u16::MAX as usize) as u16
-    }
-}
 
 /// Everything `replay` needs, validated.
 pub struct ReplayOptions {
@@ -92,6 +68,7 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
     let threads = opts.threads.max(1);
     let names = Arc::new(IfaceNames::default());
     let mut table = opts.table.clone();
+    table.iface_names = Some(names.clone());
     table.max_flows = (table.max_flows / threads).max(1);
     let decoders = crate::decode::decoders(opts.decode.clone(), threads);
     let mut workers: Vec<Worker> = decoders
@@ -105,7 +82,6 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
                 table.clone(),
                 opts.bpf.clone(),
                 opts.flows_out.clone(),
-                names.clone(),
                 opts.hook.as_ref().map(|f| f(i)),
             )
         })

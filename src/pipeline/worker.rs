@@ -4,7 +4,7 @@
 //! buffer belong to it alone.
 
 use super::output::{SharedWriter, CHUNK};
-use super::{FlowHook, IfaceNames};
+use super::FlowHook;
 use crate::capture::{LinkType, PacketBatch};
 use crate::decode::{Decoder, FlowPacket};
 use crate::flow::key::FlowKey;
@@ -79,8 +79,6 @@ pub struct Worker {
     bpf: Option<BpfFilter>,
     out_buf: Vec<u8>,
     flows_out: Option<Arc<SharedWriter>>,
-    names: Arc<IfaceNames>,
-    name_cache: Vec<Option<String>>,
     hook: Option<Box<dyn FlowHook>>,
     started: Vec<FlowRecord>,
     /// Reused buffer for records leaving the table.
@@ -96,7 +94,6 @@ impl Worker {
         table_config: TableConfig,
         bpf: Option<BpfFilter>,
         flows_out: Option<Arc<SharedWriter>>,
-        names: Arc<IfaceNames>,
         hook: Option<Box<dyn FlowHook>>,
     ) -> Worker {
         let hash_seed = table_config.hash_seed;
@@ -115,8 +112,6 @@ impl Worker {
             bpf,
             out_buf: Vec::with_capacity(CHUNK + 4096),
             flows_out,
-            names,
-            name_cache: Vec::new(),
             hook,
             started: Vec::new(),
             finished: Vec::new(),
@@ -169,13 +164,10 @@ impl Worker {
     pub fn process(&mut self, packets: &[FlowPacket], max_ts: Nanos) {
         let hook = &mut self.hook;
         let started = &mut self.started;
-        let names = &self.names;
-        let cache = &mut self.name_cache;
         self.table.process_batch(packets, |table| {
             if let Some(h) = hook.as_mut() {
                 table.take_started(started);
-                for mut r in started.drain(..) {
-                    fill_iface_name(&mut r, names, cache);
+                for r in started.drain(..) {
                     h.on_start(&r);
                 }
             }
@@ -203,8 +195,7 @@ impl Worker {
     fn emit_finished(&mut self) {
         let mut finished = std::mem::take(&mut self.finished);
         finished.extend(self.table.drain_finished());
-        for mut r in finished.drain(..) {
-            fill_iface_name(&mut r, &self.names, &mut self.name_cache);
+        for r in finished.drain(..) {
             if let Some(hook) = self.hook.as_mut() {
                 hook.on_end(&r);
             }
@@ -218,15 +209,4 @@ impl Worker {
         }
         self.finished = finished;
     }
-}
-
-/// Replaces the table's interface index with the capture's interface name (or null).
-fn fill_iface_name(r: &mut FlowRecord, names: &IfaceNames, cache: &mut Vec<Option<String>>) {
-    let Some(idx) = r.iface.as_deref().and_then(|s| s.parse::<usize>().ok()) else {
-        return;
-    };
-    if idx >= cache.len() {
-        *cache = names.snapshot();
-    }
-    r.iface = cache.get(idx).cloned().flatten();
 }
