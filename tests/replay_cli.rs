@@ -245,3 +245,19 @@ fn stats_json_counts_every_packet() {
     assert_eq!(failures, 1, "{v}");
     assert_eq!(v["flows"]["written"], 2);
 }
+
+#[test]
+fn pcapng_interface_names_reach_the_records() {
+    let Some(root) = shared_pcaps("pcapng interface names") else {
+        return;
+    };
+    let (records, out) = replay(&[&root.join("zeek/pcapng-multi-interface.pcapng")], &[]);
+    assert!(out.status.success());
+    let mut names: Vec<String> = records.iter().map(|r| s(r, "iface")).collect();
+    names.sort();
+    names.dedup();
+    // One flow was captured in a Docker container (eth0), two on a Windows host.
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"eth0".to_string()));
+    assert!(names.iter().any(|n| n.starts_with("\\Device\\NPF_")));
+}
