@@ -45,6 +45,13 @@ pub fn rfc3339_micros_bytes(t: Nanos) -> [u8; 27] {
     b
 }
 
+/// RFC 3339 UTC with nanoseconds, as Falco writes alert times.
+pub fn rfc3339_nanos(t: Nanos) -> String {
+    let b = rfc3339_micros_bytes(t);
+    let date_time = std::str::from_utf8(&b[..20]).unwrap_or("1970-01-01T00:00:00.");
+    format!("{date_time}{:09}Z", t.rem_euclid(NANOS_PER_SEC))
+}
+
 /// RFC 3339 UTC with microseconds as a new string.
 pub fn rfc3339_micros(t: Nanos) -> String {
     let mut s = String::with_capacity(27);
@@ -70,6 +77,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanosecond_form() {
+        assert_eq!(
+            rfc3339_nanos(1_000_000_001),
+            "1970-01-01T00:00:01.000000001Z"
+        );
+        assert_eq!(rfc3339_nanos(-1), "1969-12-31T23:59:59.999999999Z");
+    }
 
     #[test]
     fn formats_epoch_and_known_dates() {

@@ -30,6 +30,8 @@ mod fragments;
 mod ip;
 mod link;
 mod transport;
+
+pub use transport::{icmp4_counterpart, icmp6_counterpart};
 mod tunnel;
 
 pub use fragments::{

@@ -147,7 +147,7 @@ fn icmp(l4: &[u8], len: u32, counterpart: fn(u8) -> Option<u8>) -> Result<L4, De
 }
 
 /// ICMPv4 request/response pairs (Community ID spec table).
-pub(crate) fn icmp4_counterpart(ty: u8) -> Option<u8> {
+pub fn icmp4_counterpart(ty: u8) -> Option<u8> {
     Some(match ty {
         8 => 0,
         0 => 8,
@@ -164,7 +164,7 @@ pub(crate) fn icmp4_counterpart(ty: u8) -> Option<u8> {
 }
 
 /// ICMPv6 request/response pairs (Community ID spec table).
-pub(crate) fn icmp6_counterpart(ty: u8) -> Option<u8> {
+pub fn icmp6_counterpart(ty: u8) -> Option<u8> {
     Some(match ty {
         128 => 129,
         129 => 128,

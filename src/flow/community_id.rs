@@ -20,40 +20,20 @@ const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 const SCTP: u8 = 132;
 
-/// The counterpart of an ICMPv4 type that belongs to a request/reply pair (spec table).
+/// ICMP request/response pairing as the spec's table gives it (shared with the decoder,
+/// which puts the counterpart into the flow tuple).
 fn icmp4_counterpart(t: u16) -> Option<u16> {
-    Some(match t {
-        8 => 0,
-        0 => 8,
-        13 => 14,
-        14 => 13,
-        15 => 16,
-        16 => 15,
-        10 => 9,
-        9 => 10,
-        17 => 18,
-        18 => 17,
-        _ => return None,
-    })
+    u8::try_from(t)
+        .ok()
+        .and_then(crate::decode::icmp4_counterpart)
+        .map(u16::from)
 }
 
-/// The counterpart of an ICMPv6 type that belongs to a request/reply pair (spec table).
 fn icmp6_counterpart(t: u16) -> Option<u16> {
-    Some(match t {
-        128 => 129,
-        129 => 128,
-        133 => 134,
-        134 => 133,
-        135 => 136,
-        136 => 135,
-        139 => 140,
-        140 => 139,
-        144 => 145,
-        145 => 144,
-        130 => 131,
-        131 => 130,
-        _ => return None,
-    })
+    u8::try_from(t)
+        .ok()
+        .and_then(crate::decode::icmp6_counterpart)
+        .map(u16::from)
 }
 
 /// True when `t` (an ICMP or ICMPv6 tuple) is a one-way message: its type has no

@@ -5,7 +5,7 @@
 //! chosen by an attacker cannot forge extra log lines or terminal sequences.
 
 use crate::flow::record::FlowRecord;
-use crate::time::{Nanos, NANOS_PER_SEC};
+use crate::time::Nanos;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::sync::Arc;
@@ -149,29 +149,7 @@ pub struct Alert {
     pub flow: FlowRecord,
 }
 
-/// RFC 3339 UTC with nanoseconds, as Falco writes `time`.
-pub fn rfc3339_nanos(t: Nanos) -> String {
-    let secs = t.div_euclid(NANOS_PER_SEC);
-    let ns = t.rem_euclid(NANOS_PER_SEC);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ns:09}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
-}
+pub use crate::time::rfc3339_nanos;
 
 impl Serialize for Alert {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
