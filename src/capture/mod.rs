@@ -1,10 +1,12 @@
 //! Packet sources.  Today: capture files (classic pcap in micro- and nanosecond
 //! resolution, pcapng with several interfaces and link types, and gzip of either).
 //!
-//! A reader hands out packets in [`PacketBatch`]es: one owned byte buffer plus a
-//! header per packet pointing into it.  Batches are what the pipeline moves between
-//! threads, so the per-packet cost is one slice of a large sequential read, not an
-//! allocation.  Readers never panic on bad input: a record that cannot be framed ends
+//! A reader hands out packets in [`PacketBatch`]es: one run of file bytes plus a
+//! header per packet pointing into it.  The bytes are either an owned buffer filled by
+//! a large sequential read (gzip, pipes, [`CaptureReader::from_reader`]) or a window of
+//! a shared read-only mapping of the whole file (regular uncompressed files), see
+//! [`BatchBytes`].  Batches are what the pipeline moves between threads, so the
+//! per-packet cost is one slice, not an allocation or a copy.  Readers never panic on bad input: a record that cannot be framed ends
 //! the file with a [`CaptureError`] naming the file and packet number; a record that
 //! is merely odd (caplen above snaplen, zero length) is counted in [`ReaderStats`]
 //! and processing goes on.
@@ -17,6 +19,7 @@ pub use file::{open_file, CaptureReader};
 
 use crate::time::Nanos;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Link-layer type of a packet, from the pcap `LINKTYPE_*` numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -75,7 +78,9 @@ impl LinkType {
 /// One packet inside a [`PacketBatch`]: where its bytes are and what the file said about it.
 #[derive(Clone, Copy, Debug)]
 pub struct PacketHeader {
-    /// Byte offset of the captured bytes within `PacketBatch::data`.
+    /// Byte offset of the captured bytes within the batch's bytes
+    /// ([`BatchBytes::as_slice`]).  Always relative to the start of the batch, never to
+    /// the file, so it fits in 32 bits however large a mapped file is.
     pub offset: u32,
     /// Captured length (bytes present in `data`).
     pub caplen: u32,
@@ -98,24 +103,153 @@ pub struct InterfaceInfo {
     pub link: LinkType,
 }
 
-/// A run of packets from one file, owning their bytes.
+/// The bytes a [`PacketBatch`]'s headers point into.
+///
+/// Either a prefix of an owned buffer, or a window `[start, start + len)` of a shared
+/// read-only mapping of the capture file.  Packet offsets are relative to the start of
+/// this window ([`as_slice`](Self::as_slice)), so a batch of a multi-GB mapped file
+/// still addresses its packets with `u32` offsets.
+///
+/// The owned buffer is kept across [`clear`](Self::clear) and across mapped use, and
+/// its length is a high-water mark: bytes past the valid length are stale but
+/// initialised, so refilling a recycled batch reads straight into it without zeroing.
+#[derive(Default)]
+pub struct BatchBytes {
+    buf: Vec<u8>,
+    map: Option<Arc<memmap2::Mmap>>,
+    /// Start of the window in `map` (0 when owned).
+    start: usize,
+    /// Valid bytes: of `buf` when owned, of the window when mapped.
+    len: usize,
+}
+
+impl BatchBytes {
+    /// The valid bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m
+                .get(self.start..self.start.saturating_add(self.len))
+                .unwrap_or_default(),
+            None => self.buf.get(..self.len).unwrap_or_default(),
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `true` when the bytes are a window of a file mapping rather than owned.
+    pub fn is_mapped(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// Forgets the bytes (and drops the reference to a mapping, so a finished file's
+    /// mapping goes away once no batch refers to it); keeps the owned buffer.
+    pub fn clear(&mut self) {
+        self.map = None;
+        self.start = 0;
+        self.len = 0;
+    }
+
+    /// Makes the bytes the window `[start, start + len)` of `map`.
+    pub(crate) fn set_mapped(&mut self, map: Arc<memmap2::Mmap>, start: usize, len: usize) {
+        self.map = Some(map);
+        self.start = start;
+        self.len = len;
+    }
+
+    /// The owned buffer and its valid length, for a reader to append to.  Mapped bytes
+    /// are first copied into the buffer, so what [`as_slice`](Self::as_slice) returns
+    /// is unchanged.
+    pub(crate) fn owned_mut(&mut self) -> (&mut Vec<u8>, &mut usize) {
+        if let Some(map) = self.map.take() {
+            let window = map
+                .get(self.start..self.start.saturating_add(self.len))
+                .unwrap_or_default();
+            self.len = 0;
+            put(&mut self.buf, &mut self.len, window);
+            self.start = 0;
+        }
+        (&mut self.buf, &mut self.len)
+    }
+}
+
+/// Writes `bytes` at `buf[*len..]`, reusing the stale tail before growing `buf`.
+pub(crate) fn put(buf: &mut Vec<u8>, len: &mut usize, bytes: &[u8]) {
+    let reuse = buf.len().saturating_sub(*len).min(bytes.len());
+    let (head, tail) = bytes.split_at(reuse);
+    if let Some(dst) = buf.get_mut(*len..*len + reuse) {
+        dst.copy_from_slice(head);
+    }
+    // `tail` is non-empty only when `head` reached the end of `buf`.
+    buf.extend_from_slice(tail);
+    *len += bytes.len();
+}
+
+impl From<Vec<u8>> for BatchBytes {
+    fn from(buf: Vec<u8>) -> BatchBytes {
+        BatchBytes {
+            len: buf.len(),
+            buf,
+            map: None,
+            start: 0,
+        }
+    }
+}
+
+impl std::ops::Deref for BatchBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for BatchBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for BatchBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchBytes")
+            .field("mapped", &self.is_mapped())
+            .field("start", &self.start)
+            .field("len", &self.len)
+            .field("capacity", &self.buf.len())
+            .finish()
+    }
+}
+
+/// A run of packets from one file and the bytes they live in.
 #[derive(Debug, Default)]
 pub struct PacketBatch {
     /// Position of this batch in the whole input (0, 1, 2, ... across all files).
     pub seq: u64,
     /// Index of the file (in the order given) the packets come from.
     pub file_index: u32,
-    pub data: Vec<u8>,
+    /// The bytes `PacketHeader::offset` points into; read them with [`PacketBatch::bytes`].
+    pub data: BatchBytes,
     pub packets: Vec<PacketHeader>,
     /// Interfaces known so far in this file; `PacketHeader::iface` indexes it.
-    pub interfaces: std::sync::Arc<Vec<InterfaceInfo>>,
+    pub interfaces: Arc<Vec<InterfaceInfo>>,
 }
 
 impl PacketBatch {
     /// The captured bytes of packet `h` (which must belong to this batch).
+    #[inline]
     pub fn bytes(&self, h: &PacketHeader) -> &[u8] {
         let start = h.offset as usize;
         self.data
+            .as_slice()
             .get(start..start + h.caplen as usize)
             .unwrap_or_default()
     }
