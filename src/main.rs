@@ -112,6 +112,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         },
         progress: !args.quiet,
         hook,
+        mmap: args.mmap,
     };
     let flows_out = opts.flows_out.clone();
     let outcome = run_replay(opts);

@@ -106,8 +106,13 @@ fn same_records_for_every_thread_count() {
     let p = dir.path().join("many.pcap");
     session_capture(3000).write(&p);
     let mut outputs = Vec::new();
-    for threads in ["1", "2", "3"] {
-        let (records, out) = replay(&[&p], &["--threads", threads]);
+    for args in [
+        &["--threads", "1"][..],
+        &["--threads", "2"],
+        &["--threads", "3"],
+        &["--threads", "2", "--mmap"],
+    ] {
+        let (records, out) = replay(&[&p], args);
         assert!(out.status.success());
         let mut lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
         lines.sort();

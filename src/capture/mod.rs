@@ -15,7 +15,7 @@ mod file;
 mod pcap_classic;
 mod pcapng;
 
-pub use file::{open_file, CaptureReader};
+pub use file::{open_file, open_file_with, CaptureReader};
 
 use crate::time::Nanos;
 use std::path::PathBuf;

@@ -12,7 +12,7 @@ pub mod alerts;
 pub mod output;
 pub mod worker;
 
-use crate::capture::{open_file, CaptureError, IfaceNames, PacketBatch};
+use crate::capture::{open_file_with, CaptureError, IfaceNames, PacketBatch};
 use crate::decode::{DecodeConfig, FlowPacket};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
@@ -53,6 +53,8 @@ pub struct ReplayOptions {
     pub decode: DecodeConfig,
     pub progress: bool,
     pub hook: Option<HookFactory>,
+    /// Frame uncompressed files from a read-only mapping instead of `read(2)`.
+    pub mmap: bool,
 }
 
 /// What a replay did.
@@ -89,9 +91,9 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
     let progress = Progress::new(&opts.files, opts.progress);
     let (stats, file_errors) = if threads == 1 {
         let mut w = workers.pop().expect("one worker");
-        run_inline(&opts.files, &mut w, &names, &progress)
+        run_inline(&opts.files, opts.mmap, &mut w, &names, &progress)
     } else {
-        run_threaded(&opts.files, workers, &names, &progress)
+        run_threaded(&opts.files, opts.mmap, workers, &names, &progress)
     };
     progress.finish();
     ReplayOutcome {
@@ -104,6 +106,7 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
 /// Reads every file in order, calling `deliver` with each non-empty batch.
 fn read_all(
     files: &[PathBuf],
+    mmap: bool,
     names: &IfaceNames,
     progress: &Progress,
     mut recycle: impl FnMut() -> PacketBatch,
@@ -113,7 +116,7 @@ fn read_all(
     let mut errors = Vec::new();
     let mut seq = 0u64;
     for (fi, path) in files.iter().enumerate() {
-        let mut reader = match open_file(path) {
+        let mut reader = match open_file_with(path, mmap) {
             Ok(r) => r,
             Err(e) => {
                 stats.files_failed += 1;
@@ -171,6 +174,7 @@ fn read_all(
 
 fn run_inline(
     files: &[PathBuf],
+    mmap: bool,
     w: &mut Worker,
     names: &IfaceNames,
     progress: &Progress,
@@ -179,6 +183,7 @@ fn run_inline(
     let mut out = vec![Vec::<FlowPacket>::with_capacity(4096)];
     let (mut stats, errors) = read_all(
         files,
+        mmap,
         names,
         progress,
         || spare.borrow_mut().take().unwrap_or_default(),
@@ -197,6 +202,7 @@ fn run_inline(
 
 fn run_threaded(
     files: &[PathBuf],
+    mmap: bool,
     workers: Vec<Worker>,
     names: &IfaceNames,
     progress: &Progress,
@@ -241,6 +247,7 @@ fn run_threaded(
         drop(recycle_tx);
         let (mut stats, errors) = read_all(
             files,
+            mmap,
             names,
             progress,
             || recycle_rx.try_recv().unwrap_or_default(),
