@@ -9,24 +9,23 @@
 //! and the set of records does not depend on N.  Nothing on this path takes a lock.
 
 pub mod alerts;
+pub mod input;
 pub mod output;
 pub mod worker;
 
-use crate::capture::{open_file_with, CaptureError, IfaceNames, PacketBatch};
+use crate::capture::{CaptureError, IfaceNames, PacketBatch};
 use crate::decode::{DecodeConfig, FlowPacket};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
 use crate::stats::RunStats;
 use crossbeam_channel::{bounded, Receiver, Sender};
+use input::Input;
 use output::SharedWriter;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use worker::{BpfFilter, SubBatch, Worker};
-
-/// About this many bytes of packet data per batch.
-pub const BATCH_BYTES: usize = 1 << 20;
 
 /// Something that wants to see flows as they start and end (the rule engine).
 /// One instance per worker; it runs on that worker's thread.
@@ -103,75 +102,6 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
     }
 }
 
-/// Reads every file in order, calling `deliver` with each non-empty batch.
-fn read_all(
-    files: &[PathBuf],
-    mmap: bool,
-    names: &IfaceNames,
-    progress: &Progress,
-    mut recycle: impl FnMut() -> PacketBatch,
-    mut deliver: impl FnMut(PacketBatch) -> bool,
-) -> (RunStats, Vec<CaptureError>) {
-    let mut stats = RunStats::default();
-    let mut errors = Vec::new();
-    let mut seq = 0u64;
-    for (fi, path) in files.iter().enumerate() {
-        let mut reader = match open_file_with(path, mmap) {
-            Ok(r) => r,
-            Err(e) => {
-                stats.files_failed += 1;
-                errors.push(e);
-                continue;
-            }
-        };
-        let mut global_ids: Vec<u16> = Vec::new();
-        loop {
-            let mut batch = recycle();
-            batch.clear();
-            let res = reader.next_batch(&mut batch, BATCH_BYTES);
-            while global_ids.len() < batch.interfaces.len() {
-                let info = &batch.interfaces[global_ids.len()];
-                global_ids.push(names.register(info.name.clone()));
-            }
-            for h in batch.packets.iter_mut() {
-                h.iface = global_ids.get(h.iface as usize).copied().unwrap_or(0);
-            }
-            batch.seq = seq;
-            batch.file_index = fi as u32;
-            progress.update(fi, reader.progress().0);
-            let more = matches!(res, Ok(true));
-            if !batch.packets.is_empty() {
-                seq += 1;
-                if !deliver(batch) {
-                    return (stats, errors);
-                }
-            }
-            match res {
-                Ok(true) => {}
-                Ok(false) => {
-                    stats.files_read += 1;
-                    break;
-                }
-                Err(e) => {
-                    stats.files_read += 1;
-                    stats.files_failed += 1;
-                    errors.push(e);
-                    break;
-                }
-            }
-            debug_assert!(more);
-        }
-        crate::stats::RunStats::merge(
-            &mut stats,
-            &RunStats {
-                reader: reader.stats().clone(),
-                ..RunStats::default()
-            },
-        );
-    }
-    (stats, errors)
-}
-
 fn run_inline(
     files: &[PathBuf],
     mmap: bool,
@@ -179,25 +109,25 @@ fn run_inline(
     names: &IfaceNames,
     progress: &Progress,
 ) -> (RunStats, Vec<CaptureError>) {
-    let spare = std::cell::RefCell::new(Some(PacketBatch::default()));
+    let mut input = Input::new(files, mmap, names, progress);
+    let mut batch = PacketBatch::default();
     let mut out = vec![Vec::<FlowPacket>::with_capacity(4096)];
-    let (mut stats, errors) = read_all(
-        files,
-        mmap,
-        names,
-        progress,
-        || spare.borrow_mut().take().unwrap_or_default(),
-        |batch| {
-            let max_ts = w.decode_batch(&batch, &mut out);
-            w.process(&out[0], max_ts);
-            out[0].clear();
-            *spare.borrow_mut() = Some(batch);
-            true
-        },
-    );
+    while input.next_batch(&mut batch) {
+        let max_ts = w.decode_batch(&batch, &mut out);
+        w.process(&out[0], max_ts);
+        out[0].clear();
+    }
     w.finish();
+    let mut stats = input.stats;
     stats.merge(&w.stats);
-    (stats, errors)
+    (stats, input.errors)
+}
+
+/// Whose turn it is to read: batch `next` goes to worker `next % n`.
+struct Turn<'a> {
+    input: Input<'a>,
+    next: u64,
+    finished: bool,
 }
 
 fn run_threaded(
@@ -208,15 +138,6 @@ fn run_threaded(
     progress: &Progress,
 ) -> (RunStats, Vec<CaptureError>) {
     let n = workers.len();
-    // reader → worker i (batches with seq % n == i)
-    let mut batch_tx: Vec<Sender<PacketBatch>> = Vec::new();
-    let mut batch_rx: Vec<Receiver<PacketBatch>> = Vec::new();
-    for _ in 0..n {
-        let (tx, rx) = bounded(4);
-        batch_tx.push(tx);
-        batch_rx.push(rx);
-    }
-    let (recycle_tx, recycle_rx) = bounded::<PacketBatch>(4 * n + 4);
     // worker i → worker j sub-batches: grid[i][j]
     let mut sub_tx: Vec<Vec<Option<Sender<SubBatch>>>> = Vec::new();
     let mut sub_rx: Vec<Vec<Option<Receiver<SubBatch>>>> = (0..n).map(|_| Vec::new()).collect();
@@ -234,90 +155,103 @@ fn run_threaded(
         }
         sub_tx.push(row);
     }
-
-    std::thread::scope(|scope| {
+    let turn = Mutex::new(Turn {
+        input: Input::new(files, mmap, names, progress),
+        next: 0,
+        finished: false,
+    });
+    let turn_changed = Condvar::new();
+    let mut stats = std::thread::scope(|scope| {
         let mut handles = Vec::new();
-        for (((mut w, rx), txs), rxs) in workers.into_iter().zip(batch_rx).zip(sub_tx).zip(sub_rx) {
-            let recycle_tx = recycle_tx.clone();
+        for ((mut w, txs), rxs) in workers.into_iter().zip(sub_tx).zip(sub_rx) {
+            let (turn, turn_changed) = (&turn, &turn_changed);
             handles.push(scope.spawn(move || {
-                worker_loop(&mut w, n, rx, txs, rxs, recycle_tx);
+                worker_loop(&mut w, n, turn, turn_changed, txs, rxs);
                 w
             }));
         }
-        drop(recycle_tx);
-        let (mut stats, errors) = read_all(
-            files,
-            mmap,
-            names,
-            progress,
-            || recycle_rx.try_recv().unwrap_or_default(),
-            |batch| {
-                let i = (batch.seq % n as u64) as usize;
-                batch_tx[i].send(batch).is_ok()
-            },
-        );
-        drop(batch_tx);
+        let mut stats = RunStats::default();
         for h in handles {
-            match h.join() {
-                Ok(w) => stats.merge(&w.stats),
-                Err(_) => stats.files_failed += 0,
+            if let Ok(w) = h.join() {
+                stats.merge(&w.stats);
             }
         }
-        (stats, errors)
-    })
+        stats
+    });
+    let turn = match turn.into_inner() {
+        Ok(t) => t,
+        Err(p) => p.into_inner(),
+    };
+    stats.merge(&turn.input.stats);
+    (stats, turn.input.errors)
 }
 
-/// Worker `w.id` of `n`: walks batch sequence numbers in order.  For its own batches
-/// it decodes and scatters; for every batch it then processes the packets routed to
-/// its shard, which come from whichever worker decoded that batch.
+/// Worker `w.id` of `n`: walks batch sequence numbers in order and, for every k,
+/// processes the packets of batch k that its own shard owns, which come from
+/// whichever worker read that batch.  Batch k is read and decoded by worker `k % n`,
+/// which takes its turn up to `n` batches ahead of the one it is processing, so the
+/// workers decode in parallel instead of waiting for each other's batches in turn.
 fn worker_loop(
     w: &mut Worker,
     n: usize,
-    batches: Receiver<PacketBatch>,
+    turn: &Mutex<Turn<'_>>,
+    turn_changed: &Condvar,
     to: Vec<Option<Sender<SubBatch>>>,
     from: Vec<Option<Receiver<SubBatch>>>,
-    recycle: Sender<PacketBatch>,
 ) {
     let me = w.id;
     let mut k: u64 = 0;
+    let mut next_own = me as u64;
+    let mut input_done = false;
+    let mut batch = PacketBatch::default();
     let mut out: Vec<Vec<FlowPacket>> = (0..n).map(|_| Vec::new()).collect();
-    let mut own: Option<SubBatch> = None;
+    let mut own: std::collections::VecDeque<(u64, SubBatch)> = Default::default();
+    let mut spare: Vec<Vec<FlowPacket>> = Vec::new();
     loop {
-        let owner = (k % n as u64) as usize;
-        if owner == me {
-            let Ok(batch) = batches.recv() else {
-                break; // input finished: dropping our senders tells the others
-            };
+        // Read and decode our own batches up to n steps ahead.
+        while !input_done && next_own < k + n as u64 {
+            if !read_turn(turn, turn_changed, next_own, &mut batch) {
+                input_done = true;
+                break;
+            }
             for (j, o) in out.iter_mut().enumerate() {
-                if j != me {
-                    *o = Vec::with_capacity(batch.packets.len() / n + 16);
-                }
+                *o = if j == me {
+                    spare.pop().unwrap_or_default()
+                } else {
+                    Vec::with_capacity(batch.packets.len() / n + 16)
+                };
             }
             let max_ts = w.decode_batch(&batch, &mut out);
-            let _ = recycle.try_send(batch);
             for (j, o) in out.iter_mut().enumerate() {
-                let packets = std::mem::take(o);
-                let sub = SubBatch { packets, max_ts };
+                let sub = SubBatch {
+                    packets: std::mem::take(o),
+                    max_ts,
+                };
                 if j == me {
-                    own = Some(sub);
+                    own.push_back((next_own, sub));
                 } else if let Some(tx) = &to[j] {
                     let _ = tx.send(sub);
                 }
             }
+            next_own += n as u64;
         }
+        let owner = (k % n as u64) as usize;
         let sub = if owner == me {
-            own.take()
+            match own.front() {
+                Some((seq, _)) if *seq == k => own.pop_front().map(|(_, s)| s),
+                _ => None, // the input ended before batch k
+            }
         } else {
             from[owner].as_ref().and_then(|rx| rx.recv().ok())
         };
         let Some(sub) = sub else {
-            break; // the owner of batch k found the input finished
+            break; // batch k does not exist: every worker stops here
         };
         w.process(&sub.packets, sub.max_ts);
         if owner == me {
-            // keep the allocation for our next own batch
-            out[me] = sub.packets;
-            out[me].clear();
+            let mut v = sub.packets;
+            v.clear();
+            spare.push(v);
         }
         k += 1;
     }
@@ -325,8 +259,39 @@ fn worker_loop(
     w.finish();
 }
 
+/// Waits for batch `k`'s turn and reads it into `batch`; false once the input is done.
+fn read_turn(
+    turn: &Mutex<Turn<'_>>,
+    turn_changed: &Condvar,
+    k: u64,
+    batch: &mut PacketBatch,
+) -> bool {
+    let mut t = match turn.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    while t.next != k && !t.finished {
+        t = match turn_changed.wait(t) {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+    }
+    if t.finished {
+        return false;
+    }
+    let got = t.input.next_batch(batch);
+    if got {
+        t.next = k + 1;
+    } else {
+        t.finished = true;
+    }
+    drop(t);
+    turn_changed.notify_all();
+    got
+}
+
 /// A progress bar on stderr for large inputs when stderr is a terminal.
-struct Progress {
+pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     offsets: Vec<u64>,
 }
@@ -358,7 +323,7 @@ impl Progress {
         Progress { bar, offsets }
     }
 
-    fn update(&self, file: usize, pos: u64) {
+    pub fn update(&self, file: usize, pos: u64) {
         if let Some(b) = &self.bar {
             b.set_position(self.offsets.get(file).copied().unwrap_or(0) + pos);
         }

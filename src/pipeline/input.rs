@@ -1,0 +1,110 @@
+//! The input side of a replay: every capture file in order, read as one stream of
+//! batches.  Pull-based, so whichever thread's turn it is can take the next batch —
+//! in a threaded replay the workers take turns reading instead of feeding from a
+//! reader thread of their own (on a 2-core machine a third thread cost more than
+//! reading did).
+
+use super::Progress;
+use crate::capture::{open_file_with, CaptureError, CaptureReader, IfaceNames, PacketBatch};
+use crate::stats::RunStats;
+use std::path::PathBuf;
+
+/// About this many bytes of capture file per batch.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+pub struct Input<'a> {
+    files: &'a [PathBuf],
+    mmap: bool,
+    names: &'a IfaceNames,
+    progress: &'a Progress,
+    next_file: usize,
+    current: Option<(usize, CaptureReader, Vec<u16>)>,
+    seq: u64,
+    pub stats: RunStats,
+    pub errors: Vec<CaptureError>,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(
+        files: &'a [PathBuf],
+        mmap: bool,
+        names: &'a IfaceNames,
+        progress: &'a Progress,
+    ) -> Input<'a> {
+        Input {
+            files,
+            mmap,
+            names,
+            progress,
+            next_file: 0,
+            current: None,
+            seq: 0,
+            stats: RunStats::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Fills `batch` (cleared first) with the next non-empty run of packets, numbering
+    /// it with the next sequence number.  Returns false when every file is done.
+    /// Files that cannot be opened or read to their end are recorded in `errors`.
+    pub fn next_batch(&mut self, batch: &mut PacketBatch) -> bool {
+        loop {
+            if self.current.is_none() {
+                let Some(path) = self.files.get(self.next_file) else {
+                    return false;
+                };
+                let fi = self.next_file;
+                self.next_file += 1;
+                match open_file_with(path, self.mmap) {
+                    Ok(r) => self.current = Some((fi, r, Vec::new())),
+                    Err(e) => {
+                        self.stats.files_failed += 1;
+                        self.errors.push(e);
+                        continue;
+                    }
+                }
+            }
+            let Some((fi, reader, global_ids)) = self.current.as_mut() else {
+                continue;
+            };
+            batch.clear();
+            let res = reader.next_batch(batch, BATCH_BYTES);
+            while global_ids.len() < batch.interfaces.len() {
+                let info = &batch.interfaces[global_ids.len()];
+                global_ids.push(self.names.register(info.name.clone()));
+            }
+            for h in batch.packets.iter_mut() {
+                h.iface = global_ids.get(h.iface as usize).copied().unwrap_or(0);
+            }
+            batch.file_index = *fi as u32;
+            self.progress.update(*fi, reader.progress().0);
+            let done = match res {
+                Ok(true) => false,
+                Ok(false) => {
+                    self.stats.files_read += 1;
+                    true
+                }
+                Err(e) => {
+                    self.stats.files_read += 1;
+                    self.stats.files_failed += 1;
+                    self.errors.push(e);
+                    true
+                }
+            };
+            if done {
+                if let Some((_, reader, _)) = self.current.take() {
+                    let reader_stats = RunStats {
+                        reader: reader.stats().clone(),
+                        ..RunStats::default()
+                    };
+                    self.stats.merge(&reader_stats);
+                }
+            }
+            if !batch.packets.is_empty() {
+                batch.seq = self.seq;
+                self.seq += 1;
+                return true;
+            }
+        }
+    }
+}
