@@ -379,9 +379,7 @@ impl FlowTable {
                 (self.slab.len() - 1) as u32
             }
         };
-        let slab = &self.slab;
-        self.index
-            .insert(hash, slot, |s| slab.get(s as usize).map_or(0, |f| f.hash));
+        self.index.insert(hash, slot);
         self.live += 1;
         self.stats.flows_created += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.live as u64);
@@ -450,9 +448,7 @@ impl FlowTable {
         let hash = f.hash;
         let record = self.record(f, reason);
         self.finished.push(record);
-        let slab = &self.slab;
-        self.index
-            .remove(hash, slot, |s| slab.get(s as usize).map_or(0, |f| f.hash));
+        self.index.remove(hash, slot);
         let f = &mut self.slab[slot as usize];
         f.live = false;
         f.generation = f.generation.wrapping_add(1);
