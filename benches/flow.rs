@@ -41,6 +41,7 @@ fn config() -> TableConfig {
         hash_seed: 0x1234_5678,
         key_iface: false,
         iface_names: None,
+        start_community_id: true,
     }
 }
 

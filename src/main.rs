@@ -92,7 +92,12 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
-    let (hook, alerts_out, alert_counts) = rule_hook(&args)?;
+    let RulesSetup {
+        hook,
+        alerts_out,
+        counts: alert_counts,
+        reads_community_id: rules_read_community_id,
+    } = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
         flows_out,
@@ -106,6 +111,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
                 .hash_one(0x62_72_69_64_67_65u64),
             key_iface: args.iface_key,
             iface_names: None,
+            start_community_id: rules_read_community_id,
         },
         decode: DecodeConfig {
             vlan_in_key: !args.no_vlan_key,
@@ -159,16 +165,9 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
 
 /// The rule engine hook for `replay`, unless `--no-rules`: loads and checks every rule
 /// file first (refusing to start on any error), then one evaluator per worker.
-#[allow(clippy::type_complexity)]
-fn rule_hook(
-    args: &ReplayArgs,
-) -> Result<(
-    Option<HookFactory>,
-    Option<Arc<SharedWriter>>,
-    Option<AlertCounts>,
-)> {
+fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
     if args.no_rules {
-        return Ok((None, None, None));
+        return Ok(RulesSetup::default());
     }
     let min_priority: Priority = args
         .min_priority
@@ -196,6 +195,7 @@ fn rule_hook(
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
+    let reads_community_id = set.uses_community_id();
     let engine = Engine::new(
         Arc::new(set),
         Arc::new(inventory),
@@ -210,7 +210,23 @@ fn rule_hook(
     );
     let counts: AlertCounts = Arc::default();
     let (o, c) = (out.clone(), counts.clone());
+    let seed = args.community_id_seed;
     let factory: HookFactory =
-        Arc::new(move |_worker| Box::new(RuleHook::new(&engine, Some(o.clone()), c.clone())));
-    Ok((Some(factory), Some(out), Some(counts)))
+        Arc::new(move |_worker| Box::new(RuleHook::new(&engine, seed, Some(o.clone()), c.clone())));
+    Ok(RulesSetup {
+        hook: Some(factory),
+        alerts_out: Some(out),
+        counts: Some(counts),
+        reads_community_id,
+    })
+}
+
+/// What `replay` needs from the rules: a hook per worker, the alert output, the
+/// per-rule counts, and whether any rule reads `flow.community_id`.
+#[derive(Default)]
+struct RulesSetup {
+    hook: Option<HookFactory>,
+    alerts_out: Option<Arc<SharedWriter>>,
+    counts: Option<AlertCounts>,
+    reads_community_id: bool,
 }

@@ -152,3 +152,39 @@ fn demo_capture_raises_exactly_the_expected_alerts() {
     let got = alerts_by_rule(&out.stdout);
     assert_eq!(got.values().sum::<usize>(), 3, "{got:?}");
 }
+
+#[test]
+fn alerts_name_their_flow_by_uid_and_community_id() {
+    // Flow-start records skip the Community ID when no rule reads it; every alert
+    // must still carry the same uid and Community ID as the flow's own record.
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows.jsonl");
+    let out = Command::new(bin())
+        .args(["replay", "--quiet", "--containers"])
+        .arg(repo_path("pcaps/demo-containers.json"))
+        .arg("--flows")
+        .arg(&flows)
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let records = json_lines(&std::fs::read(&flows).unwrap());
+    let by_uid: BTreeMap<String, String> = records
+        .iter()
+        .map(|r| (s(r, "uid"), s(r, "community_id")))
+        .collect();
+    let alerts = json_lines(&out.stdout);
+    assert!(!alerts.is_empty());
+    for a in &alerts {
+        let uid = s(&a["flow"], "uid");
+        let cid = s(&a["flow"], "community_id");
+        assert!(cid.starts_with("1:"), "alert without community id: {a}");
+        assert_eq!(
+            by_uid.get(&uid),
+            Some(&cid),
+            "alert {} names an unknown flow",
+            s(a, "rule")
+        );
+        assert_eq!(s(a, "community_id"), cid);
+    }
+}

@@ -37,6 +37,8 @@ pub struct TableConfig {
     pub key_iface: bool,
     /// Interface names for `FlowRecord::iface`, by the packets' interface index.
     pub iface_names: Option<Arc<IfaceNames>>,
+    /// Compute `community_id` in flow-start records ([`FlowTable::take_started`]).
+    pub start_community_id: bool,
 }
 
 /// What a table has done, for the run summary.
@@ -160,7 +162,7 @@ impl FlowTable {
         for &slot in &started {
             if let Some(f) = self.slab.get(slot as usize) {
                 if f.live {
-                    out.push(self.record(f, EndReason::EndOfInput));
+                    out.push(self.record(f, EndReason::EndOfInput, self.config.start_community_id));
                 }
             }
         }
@@ -446,7 +448,7 @@ impl FlowTable {
             return;
         }
         let hash = f.hash;
-        let record = self.record(f, reason);
+        let record = self.record(f, reason, true);
         self.finished.push(record);
         self.index.remove(hash, slot);
         let f = &mut self.slab[slot as usize];
@@ -467,7 +469,9 @@ impl FlowTable {
         cache.get(idx as usize).cloned().flatten()
     }
 
-    fn record(&self, f: &Flow, reason: EndReason) -> FlowRecord {
+    /// The record of `f` as it stands; `community_id` false leaves that field empty
+    /// (flow-start records for rule sets that never read it: SHA-1 per flow start).
+    fn record(&self, f: &Flow, reason: EndReason, community_id: bool) -> FlowRecord {
         let orig = match &f.state {
             ProtoState::Tcp(tcp) => tcp.orig_side(),
             ProtoState::Other(udp) => udp.orig_side(),
@@ -552,7 +556,11 @@ impl FlowTable {
             resp_bytes,
             conn_state,
             history,
-            community_id: community_id_v1(&tuple, self.config.community_id_seed),
+            community_id: if community_id {
+                community_id_v1(&tuple, self.config.community_id_seed)
+            } else {
+                String::new()
+            },
             vlan: (f.vlan[0] != NO_VLAN).then_some(f.vlan[0]),
             inner_vlan: (f.vlan[1] != NO_VLAN).then_some(f.vlan[1]),
             iface: self.iface_name(f.iface),
@@ -620,6 +628,7 @@ mod tests {
             hash_seed: 12345,
             key_iface: false,
             iface_names: None,
+            start_community_id: true,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use super::output::{SharedWriter, CHUNK};
 use super::FlowHook;
+use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Engine, Evaluator};
 use std::collections::BTreeMap;
@@ -14,6 +15,9 @@ pub type AlertCounts = Arc<Mutex<BTreeMap<String, u64>>>;
 
 pub struct RuleHook {
     eval: Evaluator,
+    /// Seed for filling in `community_id` on alerts raised from flow-start records
+    /// that were built without it.
+    community_id_seed: u16,
     alerts: Vec<Alert>,
     buf: Vec<u8>,
     out: Option<Arc<SharedWriter>>,
@@ -22,9 +26,15 @@ pub struct RuleHook {
 }
 
 impl RuleHook {
-    pub fn new(engine: &Engine, out: Option<Arc<SharedWriter>>, totals: AlertCounts) -> RuleHook {
+    pub fn new(
+        engine: &Engine,
+        community_id_seed: u16,
+        out: Option<Arc<SharedWriter>>,
+        totals: AlertCounts,
+    ) -> RuleHook {
         RuleHook {
             eval: engine.evaluator(),
+            community_id_seed,
             alerts: Vec::new(),
             buf: Vec::new(),
             out,
@@ -34,7 +44,10 @@ impl RuleHook {
     }
 
     fn drain(&mut self) {
-        for a in self.alerts.drain(..) {
+        for mut a in self.alerts.drain(..) {
+            if a.flow.community_id.is_empty() {
+                a.flow.community_id = community_id_v1(&a.flow.tuple(), self.community_id_seed);
+            }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
             if self.out.is_some() {
                 a.write_json_line(&mut self.buf);

@@ -320,6 +320,21 @@ pub enum N {
 }
 
 impl N {
+    /// Whether this condition reads field `f` anywhere.
+    pub(crate) fn mentions(&self, f: &Field) -> bool {
+        match self {
+            N::Const(_) | N::Port(..) | N::PortIn(..) | N::Ip(..) | N::Dir(_) => false,
+            N::And(v) | N::Or(v) => v.iter().any(|n| n.mentions(f)),
+            N::Not(n) => n.mentions(f),
+            N::U64(g, ..)
+            | N::U64In(g, _)
+            | N::F64(g, ..)
+            | N::Str(g, _)
+            | N::StrNe(g, _)
+            | N::Exists(g) => g == f,
+        }
+    }
+
     fn and(v: Vec<N>) -> N {
         let mut out = Vec::with_capacity(v.len());
         for n in v {

@@ -338,6 +338,22 @@ impl RuleSet {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+    /// Whether any enabled rule reads `flow.community_id` (in its condition, output
+    /// or fan-out): when none does, flow-start records may leave it empty and the
+    /// pipeline fills it in only for the alerts it writes.
+    pub fn uses_community_id(&self) -> bool {
+        let f = Field::CommunityId;
+        self.rules.iter().filter(|r| r.enabled).any(|r| {
+            r.trees.iter().any(|t| t.mentions(&f))
+                || r.output
+                    .iter()
+                    .any(|o| matches!(o, OutPart::Field(_, g) if *g == f))
+                || r.fanout
+                    .as_ref()
+                    .is_some_and(|fo| fo.key == f || fo.distinct == f)
+        })
+    }
+
     pub fn rule(&self, name: &str) -> Option<&CompiledRule> {
         self.rules.iter().find(|r| &*r.name == name)
     }
