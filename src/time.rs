@@ -27,7 +27,7 @@ pub fn rfc3339_micros_bytes(t: Nanos) -> [u8; 27] {
     let micros = t.rem_euclid(NANOS_PER_SEC) / 1_000;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = cached_civil_from_days(days);
     let mut b = *b"0000-00-00T00:00:00.000000Z";
     fn put(b: &mut [u8], mut v: u64, at: usize, width: usize) {
         for i in (at..at + width).rev() {
@@ -57,6 +57,24 @@ pub fn rfc3339_micros(t: Nanos) -> String {
     let mut s = String::with_capacity(27);
     write_rfc3339_micros(&mut s, t);
     s
+}
+
+/// [`civil_from_days`] with the last answer remembered per thread: consecutive
+/// timestamps nearly always fall on the same day.
+fn cached_civil_from_days(days: i64) -> (i64, u32, u32) {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, (i64, u32, u32))> =
+            const { std::cell::Cell::new((0, (1970, 1, 1))) };
+    }
+    LAST.with(|last| {
+        let (d, ymd) = last.get();
+        if d == days {
+            return ymd;
+        }
+        let ymd = civil_from_days(days);
+        last.set((days, ymd));
+        ymd
+    })
 }
 
 /// Days since the epoch to (year, month, day) in the proleptic Gregorian calendar

@@ -179,7 +179,21 @@ impl FlowTable {
         self.now = t;
         let mut due = std::mem::take(&mut self.due);
         self.timers.drain_due(t, &mut due);
-        for (slot, generation) in due.drain(..) {
+        // Flows come due in creation order but sit anywhere in memory: fetch the
+        // entries a few ahead (and their index buckets) while ending the current one.
+        for &(slot, _) in due.iter().take(4) {
+            if let Some(f) = self.slab.get(slot as usize) {
+                prefetch(f);
+            }
+        }
+        for i in 0..due.len() {
+            if let Some(f) = due.get(i + 4).and_then(|&(s, _)| self.slab.get(s as usize)) {
+                prefetch(f);
+            }
+            if let Some(f) = due.get(i + 2).and_then(|&(s, _)| self.slab.get(s as usize)) {
+                self.index.prefetch(f.hash);
+            }
+            let (slot, generation) = due[i];
             let Some(f) = self.slab.get(slot as usize) else {
                 continue;
             };
@@ -194,6 +208,7 @@ impl FlowTable {
                 self.arm(slot, real);
             }
         }
+        due.clear();
         self.due = due;
     }
 
@@ -597,8 +612,15 @@ fn segment(p: &FlowPacket) -> TcpSegment {
 /// 1M-flow small-packet capture in `perf`.
 pub fn flow_uid(k: &FlowKey, first_ts: Nanos) -> String {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let a = (k.hash64(0x5eed_f10e) ^ first_ts as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let b = k.hash64(first_ts as u64);
+    let mix = |mut z: u64| {
+        // splitmix64's finaliser: every input bit moves every output bit.
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let h = k.hash64(0x5eed_f10e) ^ (first_ts as u64).rotate_left(17);
+    let a = mix(h);
+    let b = mix(h ^ 0x9E37_79B9_7F4A_7C15);
     let mut out = [b'C'; 18];
     for (i, d) in out[1..].iter_mut().enumerate() {
         let bits = if i < 10 {
