@@ -11,7 +11,7 @@ use std::path::PathBuf;
     about = "Network-side traffic detector for container hosts",
     long_about = "bridgewatch turns packets into bidirectional flow records (Zeek conn.log fields, \
                   Community ID) and checks every flow against Falco-style connection policies.\n\n\
-                  Start with:  bridgewatch replay pcaps/demo-container-host.pcap"
+                  Start with:  bridgewatch replay --containers pcaps/demo-containers.json pcaps/demo-container-host.pcap"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,9 +20,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read capture files (pcap, pcapng, gzip of either) and write one flow record per line.
+    /// Read capture files (pcap, pcapng, gzip of either): alerts, flow records and a summary.
     #[command(
-        long_about = "Read capture files and write one JSON flow record per line.\n\n\
+        long_about = "Read capture files, check every flow against the rules and write alerts \
+        (and, with --flows, one JSON flow record per line).\n\n\
         Several files are read in the order given, as one capture. Classic pcap (micro- and \
         nanosecond), pcapng (several interfaces and link types) and gzip of either are read; \
         link types Ethernet, Linux SLL/SLL2, raw IPv4/IPv6 and BSD loopback.\n\n\
