@@ -88,11 +88,13 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
         })
         .collect();
     let progress = Progress::new(&opts.files, opts.progress);
-    let (stats, file_errors) = if threads == 1 {
-        let mut w = workers.pop().expect("one worker");
-        run_inline(&opts.files, opts.mmap, &mut w, &names, &progress)
-    } else {
-        run_threaded(&opts.files, opts.mmap, workers, &names, &progress)
+    let (stats, file_errors) = match (threads, workers.pop()) {
+        (1, Some(mut w)) => run_inline(&opts.files, opts.mmap, &mut w, &names, &progress),
+        (_, Some(w)) => {
+            workers.push(w);
+            run_threaded(&opts.files, opts.mmap, workers, &names, &progress)
+        }
+        (_, None) => (RunStats::default(), Vec::new()),
     };
     progress.finish();
     ReplayOutcome {
