@@ -58,6 +58,12 @@ impl FlowIndex {
         self.len
     }
 
+    /// Forgets every entry, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.entries.fill(0);
+        self.len = 0;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
