@@ -440,6 +440,14 @@ const CASES: &[Case] = &[
         },
     },
     // TLS to an external Tor ORPort 9001 (fire) vs to 9000 (miss).
+    // app resolves pool.supportxmr.com through the cluster DNS and then opens TLS to the
+    // answer on 443, a port no other rule watches (fire), vs the same for
+    // pool.supportxmr.com.example.net, which only starts like a pool's name (miss).
+    Case {
+        rule: "Connection to Crypto Mining Pool Domain",
+        fire: |c| connect_by_name(c, "pool.supportxmr.com"),
+        miss: |c| connect_by_name(c, "pool.supportxmr.com.example.net"),
+    },
     Case {
         rule: "Connection to Tor Port",
         fire: |c| {
@@ -599,6 +607,20 @@ const SCAN_PORTS: [u16; 21] = [
     21, 25, 80, 110, 111, 135, 143, 443, 465, 587, 631, 993, 995, 1433, 1521, 2049, 3306, 5000,
     5432, 5900, 6379,
 ];
+
+/// app looks `name` up (A record, answer 203.0.113.77) and connects to the answer on 443.
+fn connect_by_name(c: &mut Cap, name: &str) -> io::Result<()> {
+    let cluster_dns = via(GW18_MAC, v4([10, 96, 0, 10])).at(53);
+    let answer = [203, 0, 113, 77];
+    c.udp_exchange(
+        app(),
+        cluster_dns,
+        &dns(0x5d01, name, 1, None),
+        &dns(0x5d01, name, 1, Some(&answer)),
+    )?;
+    c.wait(20 * MS);
+    c.tcp_session(app(), ext(answer).at(443), &tls_hello(name), &tls_server())
+}
 
 fn peer_sweep(c: &mut Cap, peers: u8) -> io::Result<()> {
     for i in 0..peers {

@@ -5,11 +5,14 @@ use bridgewatch::cli::{Cli, Command, ReplayArgs, RulesCommand};
 use bridgewatch::decode::DecodeConfig;
 use bridgewatch::flow::table::TableConfig;
 use bridgewatch::flow::timeouts::Timeouts;
+use bridgewatch::passive_dns::PassiveDns;
 use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
 use bridgewatch::pipeline::output::SharedWriter;
 use bridgewatch::pipeline::worker::BpfFilter;
 use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
-use bridgewatch::rules::{self, Engine, EngineOptions, Inventory, Priority, RuleSet};
+use bridgewatch::rules::{
+    self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
+};
 use clap::Parser;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -97,6 +100,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         alerts_out,
         counts: alert_counts,
         reads_community_id: rules_read_community_id,
+        passive_dns,
     } = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
@@ -115,6 +119,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         },
         decode: DecodeConfig {
             vlan_in_key: !args.no_vlan_key,
+            passive_dns: passive_dns.clone(),
         },
         progress: !args.quiet,
         hook,
@@ -141,6 +146,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         };
         stats.rules_ran = true;
     }
+    stats.dns = passive_dns.map(|d| d.stats());
     if !args.quiet {
         eprint!("{}", stats.summary(outcome.elapsed));
         if args.flows.is_none() {
@@ -196,13 +202,20 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
     let reads_community_id = set.uses_community_id();
-    let engine = Engine::new(
+    // DNS responses are parsed only when a rule reads a name.
+    let passive_dns = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
+    let names: Arc<dyn NameLookup> = match &passive_dns {
+        Some(d) => d.clone(),
+        None => Arc::new(NoNames),
+    };
+    let engine = Engine::with_names(
         Arc::new(set),
         Arc::new(inventory),
         EngineOptions {
             min_priority,
             hostname,
         },
+        names,
     );
     let out = Arc::new(
         SharedWriter::open(Path::new(&args.alerts))
@@ -218,15 +231,18 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         alerts_out: Some(out),
         counts: Some(counts),
         reads_community_id,
+        passive_dns,
     })
 }
 
 /// What `replay` needs from the rules: a hook per worker, the alert output, the
-/// per-rule counts, and whether any rule reads `flow.community_id`.
+/// per-rule counts, whether any rule reads `flow.community_id`, and the passive-DNS
+/// table when a rule reads names.
 #[derive(Default)]
 struct RulesSetup {
     hook: Option<HookFactory>,
     alerts_out: Option<Arc<SharedWriter>>,
     counts: Option<AlertCounts>,
     reads_community_id: bool,
+    passive_dns: Option<Arc<PassiveDns>>,
 }

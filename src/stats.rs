@@ -4,6 +4,7 @@
 
 use crate::capture::ReaderStats;
 use crate::flow::table::TableStats;
+use crate::passive_dns::DnsStats;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub struct RunStats {
     pub alerts: BTreeMap<String, u64>,
     /// Set when rules ran.
     pub rules_ran: bool,
+    /// Passive DNS counters, when a rule read names (set after the run).
+    pub dns: Option<DnsStats>,
 }
 
 impl RunStats {
@@ -134,6 +137,17 @@ impl RunStats {
             }
             s.push('\n');
         }
+        if let Some(d) = &self.dns {
+            let _ = writeln!(
+                s,
+                "  passive DNS: {} responses ({} unparsed), {} answers recorded, {} dropped (table full), {} addresses named",
+                group(d.responses),
+                group(d.unparsed),
+                group(d.answers),
+                group(d.dropped),
+                group(d.addrs)
+            );
+        }
         let _ = writeln!(
             s,
             "  files: {} read, {} with errors",
@@ -218,6 +232,13 @@ impl RunStats {
                 "peak": t.peak_flows,
             },
             "alerts": self.alerts,
+            "passive_dns": self.dns.map(|d| serde_json::json!({
+                "responses": d.responses,
+                "unparsed": d.unparsed,
+                "answers": d.answers,
+                "dropped": d.dropped,
+                "addrs": d.addrs,
+            })),
             "files_read": self.files_read,
             "files_failed": self.files_failed,
             "elapsed_secs": elapsed.as_secs_f64(),

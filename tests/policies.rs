@@ -44,6 +44,12 @@ const EXPECTED: &[Expect] = &[
         &[],
     ),
     (
+        "Connection to Crypto Mining Pool Domain",
+        // The name comes from the DNS answer earlier in the capture (passive DNS).
+        &[("Connection to Crypto Mining Pool Domain", 1)],
+        &[],
+    ),
+    (
         "Connection to Tor Port",
         &[("Connection to Tor Port", 1)],
         &[],

@@ -44,8 +44,12 @@ use std::sync::{Arc, Mutex};
 /// Tunnels inside tunnels are decoded this many levels deep, no further.
 pub const MAX_TUNNEL_DEPTH: u8 = 4;
 
+/// Responses from this UDP port feed passive DNS.
+const DNS_PORT: u16 = 53;
+
 use crate::capture::PacketHeader;
 use crate::flow::key::{AddrFamily, FlowTuple, NO_VLAN};
+use crate::passive_dns::PassiveDns;
 use crate::time::Nanos;
 
 /// Settings that change how packets map to flows.
@@ -54,11 +58,17 @@ pub struct DecodeConfig {
     /// Put VLAN ids into the flow key (default true).  When false `FlowPacket::vlan`
     /// is still reported but `key_vlan` is all [`NO_VLAN`].
     pub vlan_in_key: bool,
+    /// Where DNS responses (UDP from port 53) record the names they give addresses;
+    /// `None` when nothing reads names (no parsing cost then).
+    pub passive_dns: Option<Arc<PassiveDns>>,
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { vlan_in_key: true }
+        DecodeConfig {
+            vlan_in_key: true,
+            passive_dns: None,
+        }
     }
 }
 
@@ -329,6 +339,11 @@ impl Decoder {
             tcp_window: t.tcp_window,
             tunnel: ctx.tunnel,
         });
+        if proto == transport::UDP && t.sport == DNS_PORT {
+            if let Some(names) = &self.config.passive_dns {
+                names.observe_response(transport::udp_payload(&t, l4), ctx.ts);
+            }
+        }
         let Some(inner) = tunnel::detect(proto, &t, l4, l4_len)? else {
             return Ok(());
         };
@@ -445,7 +460,10 @@ mod tests {
             ([42, NO_VLAN], [42, NO_VLAN], 3, 5)
         );
         assert!(fp.tunnel.is_none() && !fp.is_v6());
-        let mut d = Decoder::new(DecodeConfig { vlan_in_key: false });
+        let mut d = Decoder::new(DecodeConfig {
+            vlan_in_key: false,
+            ..DecodeConfig::default()
+        });
         let (_, out) = run(&mut d, LinkType::Ethernet, &eth(0x8100, &tagged));
         assert_eq!(
             (out[0].vlan, out[0].key_vlan),

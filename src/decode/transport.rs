@@ -182,6 +182,12 @@ pub fn icmp6_counterpart(ty: u8) -> Option<u8> {
     })
 }
 
+/// The captured UDP payload (bounded by the UDP length).
+pub(crate) fn udp_payload<'a>(t: &L4, l4: &'a [u8]) -> &'a [u8] {
+    let end = (8 + t.payload_len as usize).min(l4.len());
+    l4.get(8..end).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! RFC 1701 routing bit, other GRE payload types, GTP control messages.
 
 use super::link::L3;
-use super::transport::{L4, UDP};
+use super::transport::{udp_payload, L4, UDP};
 use super::{DecodeError, TunnelKind};
 
 pub(crate) const GRE: u8 = 47;
@@ -62,12 +62,6 @@ pub(crate) fn detect<'a>(
         GRE => gre(l4, len),
         _ => Ok(None),
     }
-}
-
-/// The captured UDP payload (bounded by the UDP length).
-fn udp_payload<'a>(t: &L4, l4: &'a [u8]) -> &'a [u8] {
-    let end = (8 + t.payload_len as usize).min(l4.len());
-    l4.get(8..end).unwrap_or_default()
 }
 
 /// Geneve (RFC 8926): 8-byte header plus options of `opt_len` 4-byte words.

@@ -321,7 +321,8 @@ pub enum N {
 
 impl N {
     /// Whether this condition reads field `f` anywhere.
-    pub(crate) fn mentions(&self, f: &Field) -> bool {
+    /// Whether any field this tree reads satisfies `f`.
+    pub(crate) fn mentions(&self, f: &dyn Fn(&Field) -> bool) -> bool {
         match self {
             N::Const(_) | N::Port(..) | N::PortIn(..) | N::Ip(..) | N::Dir(_) => false,
             N::And(v) | N::Or(v) => v.iter().any(|n| n.mentions(f)),
@@ -331,7 +332,7 @@ impl N {
             | N::F64(g, ..)
             | N::Str(g, _)
             | N::StrNe(g, _)
-            | N::Exists(g) => g == f,
+            | N::Exists(g) => f(g),
         }
     }
 

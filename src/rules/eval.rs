@@ -22,8 +22,8 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-/// Names for IP addresses (passive DNS).  The decoder does not feed one yet, so the
-/// `.name` fields are absent unless a caller installs a lookup.
+/// Names for IP addresses (passive DNS, [`crate::passive_dns::PassiveDns`]).  Without
+/// one ([`NoNames`]) the `.name` fields are absent.
 pub trait NameLookup: Send + Sync {
     fn name_of(&self, ip: IpAddr, at: Nanos) -> Option<String>;
 }

@@ -6,8 +6,8 @@
 //! [`inventory`], producing [`alert::Alert`]s.  A rule set either loads completely or
 //! not at all: any error refuses the whole set, so replay never runs half a policy.
 //!
-//! The `.name` fields (passive DNS) resolve through [`NameLookup`]; nothing feeds
-//! names yet, so they are absent.
+//! The `.name` fields (passive DNS) resolve through [`NameLookup`], which
+//! [`crate::passive_dns::PassiveDns`] implements from the DNS answers in the traffic.
 
 pub mod alert;
 pub mod check;
@@ -342,15 +342,26 @@ impl RuleSet {
     /// or fan-out): when none does, flow-start records may leave it empty and the
     /// pipeline fills it in only for the alerts it writes.
     pub fn uses_community_id(&self) -> bool {
-        let f = Field::CommunityId;
+        self.reads(|f| *f == Field::CommunityId)
+    }
+
+    /// Whether any enabled rule reads a passive-DNS field (`fd.sip.name`, ...): when
+    /// none does, DNS responses need not be parsed.
+    pub fn uses_dns_names(&self) -> bool {
+        self.reads(|f| matches!(f, Field::IpName(_)))
+    }
+
+    /// Whether any enabled rule reads a field satisfying `f` in its condition, output
+    /// or fan-out.
+    fn reads(&self, f: impl Fn(&Field) -> bool) -> bool {
         self.rules.iter().filter(|r| r.enabled).any(|r| {
             r.trees.iter().any(|t| t.mentions(&f))
                 || r.output
                     .iter()
-                    .any(|o| matches!(o, OutPart::Field(_, g) if *g == f))
+                    .any(|o| matches!(o, OutPart::Field(_, g) if f(g)))
                 || r.fanout
                     .as_ref()
-                    .is_some_and(|fo| fo.key == f || fo.distinct == f)
+                    .is_some_and(|fo| f(&fo.key) || f(&fo.distinct))
         })
     }
 
