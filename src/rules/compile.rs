@@ -214,6 +214,16 @@ impl CidrSet {
             }
         }
     }
+    /// Adds every network of `o`.
+    pub fn extend(&mut self, o: &CidrSet) {
+        for (v, m) in &o.small4 {
+            self.insert(IpAddr::V4((*v).into()), m.count_ones() as u8);
+        }
+        for (v, m) in &o.small6 {
+            self.insert(IpAddr::V6((*v).into()), m.count_ones() as u8);
+        }
+    }
+
     #[inline]
     pub fn contains(&self, ip: IpAddr) -> bool {
         match ip {
@@ -277,6 +287,13 @@ impl StrSet {
         match self {
             StrSet::Small(v) => v.iter().any(|x| &**x == s),
             StrSet::Hashed(h) => h.contains(s),
+        }
+    }
+
+    pub fn values(&self) -> Vec<Box<str>> {
+        match self {
+            StrSet::Small(v) => v.to_vec(),
+            StrSet::Hashed(h) => h.iter().cloned().collect(),
         }
     }
 }
@@ -429,6 +446,42 @@ impl N {
                 }
                 Some(acc)
             }
+            _ => None,
+        }
+    }
+
+    /// A container string field this node requires to hold one of a few exact values
+    /// (`container.label[tier] = web`, `container.image.repository in (...)`), or None.
+    /// Drives the per-value rule index.
+    pub fn required_container_values(&self) -> Option<(Field, Vec<Box<str>>)> {
+        match self {
+            N::Str(f @ Field::Container(..), StrM::Cmp(NumOp::Eq, v)) => {
+                Some((f.clone(), vec![v.clone()]))
+            }
+            N::Str(f @ Field::Container(..), StrM::In(set)) => Some((f.clone(), set.values())),
+            N::And(v) => v.iter().find_map(N::required_container_values),
+            N::Or(v) => {
+                let mut acc: Option<(Field, Vec<Box<str>>)> = None;
+                for c in v.iter() {
+                    let (f, vals) = c.required_container_values()?;
+                    match &mut acc {
+                        None => acc = Some((f, vals)),
+                        Some((g, all)) if *g == f => all.extend(vals),
+                        Some(_) => return None,
+                    }
+                }
+                acc
+            }
+            _ => None,
+        }
+    }
+
+    /// An address this node requires to lie in a set of networks (`fd.rip in
+    /// (203.0.113.0/24)`), or None.  Drives the per-role CIDR gate of the rule index.
+    pub fn required_networks(&self) -> Option<(Role, &CidrSet)> {
+        match self {
+            N::Ip(r, set, false) => Some((*r, set)),
+            N::And(v) => v.iter().find_map(N::required_networks),
             _ => None,
         }
     }

@@ -105,18 +105,39 @@ fn known(n: &N, dir: usize, has: [bool; 2]) -> Option<bool> {
     }
 }
 
-/// Rule indexes for one view: per class, the rules without a port constraint, and
-/// (CSR) rules by required server port with a class bitmask each.
+/// Rule indexes for one view.  Each rule sits in exactly one place, the first that
+/// its condition allows: by required server port (CSR, with a class bitmask each);
+/// by the exact values a container field must hold (a hash map per field); behind a
+/// CIDR gate, the union of the networks an address must lie in (one per role); or,
+/// per class, in the list of rules every flow of that class visits.
 struct ViewIndex {
     always: Vec<Vec<u32>>,
     port_off: Box<[u32]>,
     port_rules: Vec<(u32, u32)>,
+    by_value: Vec<ValueIndex>,
+    by_net: Vec<NetGate>,
+}
+
+/// Rules that need `field` to equal one of their values: value → (rule, classes).
+struct ValueIndex {
+    field: Field,
+    rules: HashMap<Box<str>, Vec<(u32, u32)>, FastBuild>,
+}
+
+/// Rules that need the `role` address in their networks; `gate` is the union of them
+/// all, so a flow outside every one skips the whole group with one lookup.
+struct NetGate {
+    role: Role,
+    gate: super::compile::CidrSet,
+    rules: Vec<(u32, u32)>,
 }
 
 impl ViewIndex {
     fn build(rules: &RuleSet, active: &[bool], view: View) -> ViewIndex {
         let mut always = vec![Vec::new(); CLASSES];
         let mut pairs: Vec<(u16, u32, u32)> = Vec::new();
+        let mut by_value: Vec<ValueIndex> = Vec::new();
+        let mut by_net: Vec<NetGate> = Vec::new();
         for (i, r) in rules.rules.iter().enumerate() {
             if !active.get(i).copied().unwrap_or(false) {
                 continue;
@@ -137,13 +158,44 @@ impl ViewIndex {
                     }
                 }
             }
-            match tree.required_server_ports() {
-                Some(set) => pairs.extend(set.ports().map(|p| (p, i as u32, classes))),
-                None => {
-                    for (c, list) in always.iter_mut().enumerate() {
-                        if classes & (1 << c) != 0 {
-                            list.push(i as u32);
+            let entry = (i as u32, classes);
+            if let Some(set) = tree.required_server_ports() {
+                pairs.extend(set.ports().map(|p| (p, i as u32, classes)));
+            } else if let Some((field, values)) = tree.required_container_values() {
+                let pos = match by_value.iter().position(|v| v.field == field) {
+                    Some(p) => p,
+                    None => {
+                        by_value.push(ValueIndex {
+                            field,
+                            rules: HashMap::default(),
+                        });
+                        by_value.len() - 1
+                    }
+                };
+                if let Some(ix) = by_value.get_mut(pos) {
+                    for v in values {
+                        let list = ix.rules.entry(v).or_default();
+                        if !list.contains(&entry) {
+                            list.push(entry);
                         }
+                    }
+                }
+            } else if let Some((role, nets)) = tree.required_networks() {
+                match by_net.iter_mut().find(|g| g.role == role) {
+                    Some(g) => {
+                        g.gate.extend(nets);
+                        g.rules.push(entry);
+                    }
+                    None => by_net.push(NetGate {
+                        role,
+                        gate: nets.clone(),
+                        rules: vec![entry],
+                    }),
+                }
+            } else {
+                for (c, list) in always.iter_mut().enumerate() {
+                    if classes & (1 << c) != 0 {
+                        list.push(i as u32);
                     }
                 }
             }
@@ -165,6 +217,8 @@ impl ViewIndex {
             always,
             port_off: counts.into_boxed_slice(),
             port_rules: pairs.into_iter().map(|(_, r, c)| (r, c)).collect(),
+            by_value,
+            by_net,
         }
     }
 
@@ -528,6 +582,15 @@ fn run_view(
     dir: usize,
     alerts: &mut Vec<Alert>,
 ) {
+    let ctx = Ctx {
+        rec,
+        view,
+        cont,
+        dir,
+        names: &*inner.names,
+        fd_name: OnceCell::new(),
+        ip_names: [OnceCell::new(), OnceCell::new()],
+    };
     {
         let Some(idx) = inner.views.get(view.index()) else {
             return;
@@ -559,18 +622,25 @@ fn run_view(
                 (None, None) => break,
             }
         }
+        let merged = scratch.len();
+        for ix in &idx.by_value {
+            let Some(list) = ctx.str(&ix.field).and_then(|v| ix.rules.get(v)) else {
+                continue;
+            };
+            scratch.extend(list.iter().filter(|e| e.1 & bit != 0).map(|e| e.0));
+        }
+        for g in &idx.by_net {
+            if g.gate.contains(ctx.ip(g.role)) {
+                scratch.extend(g.rules.iter().filter(|e| e.1 & bit != 0).map(|e| e.0));
+            }
+        }
+        if scratch.len() > merged {
+            // Alerts come out in rule-file order whichever index found the rule.
+            scratch.sort_unstable();
+        }
         if scratch.is_empty() {
             return;
         }
-        let ctx = Ctx {
-            rec,
-            view,
-            cont,
-            dir,
-            names: &*inner.names,
-            fd_name: OnceCell::new(),
-            ip_names: [OnceCell::new(), OnceCell::new()],
-        };
         for &ri in scratch.iter() {
             let Some(rule) = inner.rules.rules.get(ri as usize) else {
                 continue;

@@ -570,3 +570,60 @@ fn fields_help_is_printable() {
     assert!(h.contains("flow.direction"));
     assert!(h.contains("passive DNS"));
 }
+
+#[test]
+fn indexed_rules_fire_exactly_when_their_values_match_and_in_file_order() {
+    // Each rule lands in a different index: by container value (label, repository
+    // list, an `or` over one field), behind a CIDR gate, by port, or in the list every
+    // flow visits.  Alerts must come out in file order whichever index holds the rule.
+    let rule = |name: &str, cond: &str| {
+        format!("- rule: {name}\n  desc: d\n  condition: '{cond}'\n  output: o\n  priority: INFO\n  tags: [t]\n")
+    };
+    let src = [
+        rule("always", "evt.type = connect and container.id exists"),
+        rule("by label", "evt.type = connect and container.id exists and container.label[com.docker.compose.service] = web"),
+        rule("by net", "evt.type = connect and container.id exists and fd.rip in (172.18.0.0/28) and fd.l4proto = tcp"),
+        rule("by port", "evt.type = connect and container.id exists and fd.rport = 8080"),
+        rule("by repository", "evt.type = connect and container.image.repository in (nginx, httpd)"),
+        rule("by or", "evt.type = connect and (container.name = web or container.name = other)"),
+        rule("net miss", "evt.type = connect and container.id exists and fd.rip in (10.0.0.0/8)"),
+        rule("label miss", "evt.type = connect and container.id exists and container.label[com.docker.compose.service] = db"),
+    ]
+    .concat();
+    let set = RuleSet::from_sources(&[("t.yaml", &src)]).unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(
+        Arc::new(set),
+        Arc::new(inventory()),
+        EngineOptions::default(),
+    );
+    let mut ev = e.evaluator();
+    let connect_rules = |r: &FlowRecord, ev: &mut Evaluator| -> Vec<String> {
+        let mut a = Vec::new();
+        ev.on_flow_start(r, &mut a);
+        a.iter()
+            .filter(|x| x.evt_type == "connect")
+            .map(|x| x.rule.to_string())
+            .collect()
+    };
+    assert_eq!(
+        connect_rules(&flow("172.18.0.2", 40000, "172.18.0.3", 8080, 6), &mut ev),
+        [
+            "always",
+            "by label",
+            "by net",
+            "by port",
+            "by repository",
+            "by or"
+        ]
+    );
+    // api (172.18.0.3) to db over UDP on another port: only the unconditional rule.
+    assert_eq!(
+        connect_rules(&flow("172.18.0.3", 40000, "172.18.0.4", 9000, 17), &mut ev),
+        ["always"]
+    );
+    // web to an address outside the gate's networks.
+    assert_eq!(
+        connect_rules(&flow("172.18.0.2", 40000, "172.18.0.40", 9000, 6), &mut ev),
+        ["always", "by label", "by repository", "by or"]
+    );
+}
