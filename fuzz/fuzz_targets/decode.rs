@@ -1,12 +1,15 @@
 //! Fuzzes the packet decoder: the first byte picks the link type, the rest is the
 //! captured packet.  Fragments and tunnels are reached through the same entry point;
 //! the decoder lives across inputs so the reassembly table fills up and expires too.
+//! Passive DNS is on, so every UDP payload from port 53 also goes through the DNS
+//! answer parser and the name table.
 #![no_main]
 
 use bridgewatch::capture::{LinkType, PacketHeader};
 use bridgewatch::decode::{DecodeConfig, Decoder};
+use bridgewatch::passive_dns::PassiveDns;
 use libfuzzer_sys::fuzz_target;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const LINKS: [LinkType; 9] = [
     LinkType::Ethernet,
@@ -27,8 +30,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    let (decoder, out, ts) =
-        guard.get_or_insert_with(|| (Decoder::new(DecodeConfig::default()), Vec::new(), 0));
+    let (decoder, out, ts) = guard.get_or_insert_with(|| {
+        let config = DecodeConfig {
+            passive_dns: Some(Arc::new(PassiveDns::new())),
+            ..DecodeConfig::default()
+        };
+        (Decoder::new(config), Vec::new(), 0)
+    });
     // Packet time moves forward a little per input so fragment timeouts are exercised.
     *ts += 100_000_000;
     let hdr = PacketHeader {

@@ -171,8 +171,8 @@ impl PassiveDns {
 }
 
 impl NameLookup for PassiveDns {
-    fn name_of(&self, ip: IpAddr, at: Nanos) -> Option<String> {
-        self.lookup(ip, at).map(|n| n.to_string())
+    fn name_of(&self, ip: IpAddr, at: Nanos) -> Option<Arc<str>> {
+        self.lookup(ip, at)
     }
 }
 

@@ -25,14 +25,14 @@ use std::sync::{Arc, Mutex};
 /// Names for IP addresses (passive DNS, [`crate::passive_dns::PassiveDns`]).  Without
 /// one ([`NoNames`]) the `.name` fields are absent.
 pub trait NameLookup: Send + Sync {
-    fn name_of(&self, ip: IpAddr, at: Nanos) -> Option<String>;
+    fn name_of(&self, ip: IpAddr, at: Nanos) -> Option<Arc<str>>;
 }
 
 /// The lookup that knows no names.
 pub struct NoNames;
 
 impl NameLookup for NoNames {
-    fn name_of(&self, _: IpAddr, _: Nanos) -> Option<String> {
+    fn name_of(&self, _: IpAddr, _: Nanos) -> Option<Arc<str>> {
         None
     }
 }
@@ -368,7 +368,7 @@ pub(crate) struct Ctx<'a> {
     dir: usize,
     names: &'a dyn NameLookup,
     fd_name: OnceCell<String>,
-    ip_names: [OnceCell<Option<String>>; 2],
+    ip_names: [OnceCell<Option<Arc<str>>>; 2],
 }
 
 fn side(r: Role) -> usize {
