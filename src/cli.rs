@@ -73,9 +73,15 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PATH|-")]
     pub flows: Option<String>,
 
-    /// Where to write alerts (JSON lines, Falco's keys): a file path, or - for stdout.
+    /// Where to write alerts (one per line, see --alerts-format): a file path, or - for stdout.
     #[arg(long, value_name = "PATH|-", default_value = "-")]
     pub alerts: String,
+
+    /// Format of the alert lines: native (Falco's JSON keys plus the flow), ecs
+    /// (Elastic Common Schema), ocsf (OCSF 1.3 Detection Finding) or cef (ArcSight
+    /// CEF:0). Field mappings: README, "Output formats".
+    #[arg(long, value_name = "FORMAT", default_value = "native")]
+    pub alerts_format: String,
 
     /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
     /// override earlier items). Default: the shipped policies built into the binary.

@@ -12,5 +12,6 @@ pub mod flow;
 pub mod passive_dns;
 pub mod pipeline;
 pub mod rules;
+pub mod sinks;
 pub mod stats;
 pub mod time;

@@ -13,6 +13,7 @@ use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
 use bridgewatch::rules::{
     self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
 };
+use bridgewatch::sinks::format::Format;
 use clap::Parser;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -175,6 +176,10 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
     if args.no_rules {
         return Ok(RulesSetup::default());
     }
+    let format: Format = args
+        .alerts_format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--alerts-format: {e}"))?;
     let min_priority: Priority = args
         .min_priority
         .parse()
@@ -224,8 +229,15 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
     let counts: AlertCounts = Arc::default();
     let (o, c) = (out.clone(), counts.clone());
     let seed = args.community_id_seed;
-    let factory: HookFactory =
-        Arc::new(move |_worker| Box::new(RuleHook::new(&engine, seed, Some(o.clone()), c.clone())));
+    let factory: HookFactory = Arc::new(move |_worker| {
+        Box::new(RuleHook::new(
+            &engine,
+            seed,
+            format,
+            Some(o.clone()),
+            c.clone(),
+        ))
+    });
     Ok(RulesSetup {
         hook: Some(factory),
         alerts_out: Some(out),

@@ -188,3 +188,64 @@ fn alerts_name_their_flow_by_uid_and_community_id() {
         assert_eq!(s(a, "community_id"), cid);
     }
 }
+
+#[test]
+fn every_alert_format_carries_the_same_alerts() {
+    let run = |format: &str| {
+        let out = Command::new(bin())
+            .args([
+                "replay",
+                "--quiet",
+                "--threads",
+                "1",
+                "--alerts-format",
+                format,
+            ])
+            .arg("--containers")
+            .arg(repo_path("pcaps/demo-containers.json"))
+            .arg(repo_path("pcaps/demo-container-host.pcap"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let native = alerts_by_rule(run("native").as_bytes());
+    let count = |m: &BTreeMap<String, usize>| m.values().sum::<usize>();
+    assert!(count(&native) >= 5);
+    let by = |lines: Vec<String>| {
+        let mut m = BTreeMap::new();
+        for l in lines {
+            *m.entry(l).or_default() += 1;
+        }
+        m
+    };
+    let ecs = by(json_lines(run("ecs").as_bytes())
+        .iter()
+        .map(|d| d["rule"]["name"].as_str().unwrap().to_string())
+        .collect());
+    let ocsf = by(json_lines(run("ocsf").as_bytes())
+        .iter()
+        .map(|d| d["finding_info"]["title"].as_str().unwrap().to_string())
+        .collect());
+    let cef = by(run("cef")
+        .lines()
+        .map(|l| {
+            assert!(l.starts_with("CEF:0|bridgewatch|"), "{l}");
+            l.split('|').nth(5).unwrap().to_string()
+        })
+        .collect());
+    assert_eq!(ecs, native);
+    assert_eq!(ocsf, native);
+    assert_eq!(cef, native);
+    let bad = Command::new(bin())
+        .args(["replay", "--alerts-format", "xml"])
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use one of native, ecs, ocsf, cef"));
+}

@@ -22,6 +22,17 @@ pub enum EndReason {
     EndOfInput,
 }
 
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Reused => "reused",
+            EndReason::Evicted => "evicted",
+            EndReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
 /// The tunnel an inner flow was carried in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TunnelInfo {

@@ -1,5 +1,6 @@
 //! The rule engine as a pipeline hook: each worker evaluates rules when its flows
-//! start and end, writes alerts (JSON lines) to the shared alert output in chunks,
+//! start and end, writes alerts (one line each, in the chosen format) to the shared
+//! alert output in chunks,
 //! and counts them by rule for the summary.
 
 use super::output::{SharedWriter, CHUNK};
@@ -7,6 +8,7 @@ use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Engine, Evaluator};
+use crate::sinks::format::Format;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +20,7 @@ pub struct RuleHook {
     /// Seed for filling in `community_id` on alerts raised from flow-start records
     /// that were built without it.
     community_id_seed: u16,
+    format: Format,
     alerts: Vec<Alert>,
     buf: Vec<u8>,
     out: Option<Arc<SharedWriter>>,
@@ -29,12 +32,14 @@ impl RuleHook {
     pub fn new(
         engine: &Engine,
         community_id_seed: u16,
+        format: Format,
         out: Option<Arc<SharedWriter>>,
         totals: AlertCounts,
     ) -> RuleHook {
         RuleHook {
             eval: engine.evaluator(),
             community_id_seed,
+            format,
             alerts: Vec::new(),
             buf: Vec::new(),
             out,
@@ -50,7 +55,7 @@ impl RuleHook {
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
             if self.out.is_some() {
-                a.write_json_line(&mut self.buf);
+                self.format.alert_line(&a, &mut self.buf);
             }
         }
         if self.buf.len() >= CHUNK {

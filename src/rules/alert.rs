@@ -4,6 +4,7 @@
 //! (control characters become `\n`, `\t`, `\xNN`), so a container name or label
 //! chosen by an attacker cannot forge extra log lines or terminal sequences.
 
+use super::inventory::Container;
 use crate::flow::record::FlowRecord;
 use crate::time::Nanos;
 use serde::ser::{SerializeMap, Serializer};
@@ -146,7 +147,35 @@ pub struct Alert {
     pub hostname: Arc<str>,
     /// `connect`, `accept` or `end`.
     pub evt_type: &'static str,
+    /// `flow.direction`: outbound, inbound, internal, host or external.
+    pub direction: &'static str,
+    /// The viewing end's container and the other end's, for formats that map them
+    /// (ECS `container.*`, OCSF, CEF).  The native JSON leaves them to `output_fields`.
+    pub container: Option<AlertContainer>,
+    pub peer: Option<AlertContainer>,
     pub flow: FlowRecord,
+}
+
+/// What an alert carries of a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub repository: String,
+    pub tag: Option<String>,
+}
+
+impl From<&Container> for AlertContainer {
+    fn from(c: &Container) -> Self {
+        AlertContainer {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.image.clone(),
+            repository: c.repository.clone(),
+            tag: c.tag.clone(),
+        }
+    }
 }
 
 pub use crate::time::rfc3339_nanos;

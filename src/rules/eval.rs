@@ -8,7 +8,7 @@
 //! that can match its port plus those without a port constraint.  Evaluation
 //! allocates nothing unless a rule fires.
 
-use super::alert::{escape_into, Alert, FieldValue, Priority};
+use super::alert::{escape_into, Alert, AlertContainer, FieldValue, Priority};
 use super::compile::FastBuild;
 use super::compile::{glob_match, StrM, View, DIRECTIONS, N};
 use super::fields::{CField, Field, Role};
@@ -710,8 +710,16 @@ fn make_alert(inner: &Inner, rule: &super::CompiledRule, ctx: &Ctx, count: Optio
         tags: rule.tags.clone(),
         hostname: inner.hostname.clone(),
         evt_type: ctx.view.evt_type(),
+        direction: DIRECTIONS.get(ctx.dir).copied().unwrap_or("external"),
+        container: ctx.cont[view_side(ctx.view)].map(AlertContainer::from),
+        peer: ctx.cont[1 - view_side(ctx.view)].map(AlertContainer::from),
         flow: ctx.rec.clone(),
     }
+}
+
+/// Which end of the flow a view looks from (0 client, 1 server).
+fn view_side(v: View) -> usize {
+    usize::from(!v.local_is_client())
 }
 
 /// Field values are escaped already; this catches control characters a rule's own

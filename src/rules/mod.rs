@@ -19,7 +19,7 @@ pub mod loader;
 pub mod parser;
 pub mod yaml;
 
-pub use alert::{Alert, FieldValue, Priority};
+pub use alert::{Alert, AlertContainer, FieldValue, Priority};
 pub use check::check_paths;
 pub use eval::{Engine, EngineOptions, Evaluator, NameLookup, NoNames};
 pub use fields::fields_help;
