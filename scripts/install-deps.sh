@@ -10,6 +10,7 @@ packages=(
   tcpdump       # benchmark reference
   time          # benchmark: peak RSS via /usr/bin/time
   iproute2      # tests that build network namespaces
+  rsyslog       # tests: a real syslog receiver for the syslog output
 )
 
 missing=()

@@ -31,7 +31,7 @@ pub enum Command {
         with any --threads. A summary (packets, flows, decode failures by kind, evictions, \
         Mpps) goes to stderr at the end.\n\n\
         Every flow is checked against the rules (the shipped policies unless --rules says \
-        otherwise); alerts go to stdout unless --alerts says otherwise.\n\n\
+        otherwise); alerts go to stdout unless --alerts or --syslog says otherwise.\n\n\
         Examples:\n  \
         bridgewatch replay --containers pcaps/demo-containers.json pcaps/demo-container-host.pcap\n  \
         bridgewatch replay --flows flows.jsonl --alerts alerts.jsonl --threads 4 day1.pcap.gz day2.pcapng\n  \
@@ -73,9 +73,18 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PATH|-")]
     pub flows: Option<String>,
 
-    /// Where to write alerts (one per line, see --alerts-format): a file path, or - for stdout.
-    #[arg(long, value_name = "PATH|-", default_value = "-")]
-    pub alerts: String,
+    /// Where to write alerts (one per line, see --alerts-format): a file path, or - for
+    /// stdout. Default: stdout, unless --syslog sends them elsewhere.
+    #[arg(long, value_name = "PATH|-")]
+    pub alerts: Option<String>,
+
+    /// Also send every alert to a syslog receiver: udp://HOST:PORT or tcp://HOST:PORT
+    /// (RFC 5424; TCP with RFC 6587 octet counting), optionally ?protocol=rfc3164 and
+    /// &facility=N (default 16, local0). The message is the alert in --alerts-format
+    /// (cef is what most SIEMs expect over syslog). Alerts that cannot be delivered
+    /// are counted in the summary and make the exit status 1.
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<String>,
 
     /// Format of the alert lines: native (Falco's JSON keys plus the flow), ecs
     /// (Elastic Common Schema), ocsf (OCSF 1.3 Detection Finding) or cef (ArcSight

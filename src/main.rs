@@ -14,6 +14,7 @@ use bridgewatch::rules::{
     self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
 };
 use bridgewatch::sinks::format::Format;
+use bridgewatch::sinks::syslog_sender::{SyslogSender, SyslogTarget};
 use clap::Parser;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -67,6 +68,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long a replay waits at the end for the syslog sender to deliver what is queued.
+const SYSLOG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn replay(args: ReplayArgs) -> Result<ExitCode> {
     let mut timeouts = Timeouts::default();
     for t in &args.timeouts {
@@ -102,6 +106,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         counts: alert_counts,
         reads_community_id: rules_read_community_id,
         passive_dns,
+        mut syslog,
     } = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
@@ -148,6 +153,21 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         stats.rules_ran = true;
     }
     stats.dns = passive_dns.map(|d| d.stats());
+    if let Some(s) = &mut syslog {
+        // The hooks (and their queue handles) are gone with the replay: drain what is queued.
+        let st = s.finish(SYSLOG_GRACE);
+        let lost = st.queue_full + st.undelivered_at_exit;
+        if lost > 0 {
+            eprintln!(
+                "bridgewatch: error: syslog {}: {lost} alerts not delivered ({} queue full, {} undelivered at exit)",
+                s.target.addr, st.queue_full, st.undelivered_at_exit
+            );
+            failed = true;
+        }
+        stats
+            .outputs
+            .push((format!("syslog {}", s.target.addr), st));
+    }
     if !args.quiet {
         eprint!("{}", stats.summary(outcome.elapsed));
         if args.flows.is_none() {
@@ -213,6 +233,15 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
+    let syslog = match &args.syslog {
+        Some(url) => {
+            let target: SyslogTarget = url
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--syslog {url}: {e}"))?;
+            Some(SyslogSender::start(target, &hostname))
+        }
+        None => None,
+    };
     let engine = Engine::with_names(
         Arc::new(set),
         Arc::new(inventory),
@@ -222,28 +251,40 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         },
         names,
     );
-    let out = Arc::new(
-        SharedWriter::open(Path::new(&args.alerts))
-            .with_context(|| format!("--alerts {}: cannot create", args.alerts))?,
-    );
+    // Alerts go to stdout unless told otherwise, or unless --syslog takes them.
+    let alerts_path = match (&args.alerts, &syslog) {
+        (Some(p), _) => Some(p.clone()),
+        (None, None) => Some("-".to_string()),
+        (None, Some(_)) => None,
+    };
+    let out = match &alerts_path {
+        Some(p) => Some(Arc::new(
+            SharedWriter::open(Path::new(p))
+                .with_context(|| format!("--alerts {p}: cannot create"))?,
+        )),
+        None => None,
+    };
     let counts: AlertCounts = Arc::default();
     let (o, c) = (out.clone(), counts.clone());
+    let handle = syslog.as_ref().and_then(SyslogSender::handle);
     let seed = args.community_id_seed;
     let factory: HookFactory = Arc::new(move |_worker| {
         Box::new(RuleHook::new(
             &engine,
             seed,
             format,
-            Some(o.clone()),
+            o.clone(),
+            handle.clone(),
             c.clone(),
         ))
     });
     Ok(RulesSetup {
         hook: Some(factory),
-        alerts_out: Some(out),
+        alerts_out: out,
         counts: Some(counts),
         reads_community_id,
         passive_dns,
+        syslog,
     })
 }
 
@@ -257,4 +298,5 @@ struct RulesSetup {
     counts: Option<AlertCounts>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
+    syslog: Option<SyslogSender>,
 }

@@ -5,6 +5,7 @@
 use crate::capture::ReaderStats;
 use crate::flow::table::TableStats;
 use crate::passive_dns::DnsStats;
+use crate::sinks::syslog_sender::SenderStats;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct RunStats {
     pub rules_ran: bool,
     /// Passive DNS counters, when a rule read names (set after the run).
     pub dns: Option<DnsStats>,
+    /// Remote outputs by name (set after the run).
+    pub outputs: Vec<(String, SenderStats)>,
 }
 
 impl RunStats {
@@ -148,6 +151,18 @@ impl RunStats {
                 group(d.addrs)
             );
         }
+        for (name, o) in &self.outputs {
+            let _ = writeln!(
+                s,
+                "  output {name}: {} sent, {} dropped (queue full), {} undelivered at exit, {} truncated; {} send errors, {} reconnects",
+                group(o.sent),
+                group(o.queue_full),
+                group(o.undelivered_at_exit),
+                group(o.truncated),
+                group(o.send_errors),
+                group(o.reconnects)
+            );
+        }
         let _ = writeln!(
             s,
             "  files: {} read, {} with errors",
@@ -239,6 +254,15 @@ impl RunStats {
                 "dropped": d.dropped,
                 "addrs": d.addrs,
             })),
+            "outputs": self.outputs.iter().map(|(n, o)| serde_json::json!({
+                "name": n,
+                "sent": o.sent,
+                "queue_full": o.queue_full,
+                "undelivered_at_exit": o.undelivered_at_exit,
+                "truncated": o.truncated,
+                "send_errors": o.send_errors,
+                "reconnects": o.reconnects,
+            })).collect::<Vec<_>>(),
             "files_read": self.files_read,
             "files_failed": self.files_failed,
             "elapsed_secs": elapsed.as_secs_f64(),

@@ -8,7 +8,8 @@ use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Engine, Evaluator};
-use crate::sinks::format::Format;
+use crate::sinks::format::{syslog_severity, Format};
+use crate::sinks::syslog_sender::{Message, SyslogHandle};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +25,7 @@ pub struct RuleHook {
     alerts: Vec<Alert>,
     buf: Vec<u8>,
     out: Option<Arc<SharedWriter>>,
+    syslog: Option<SyslogHandle>,
     counts: BTreeMap<String, u64>,
     totals: AlertCounts,
 }
@@ -34,6 +36,7 @@ impl RuleHook {
         community_id_seed: u16,
         format: Format,
         out: Option<Arc<SharedWriter>>,
+        syslog: Option<SyslogHandle>,
         totals: AlertCounts,
     ) -> RuleHook {
         RuleHook {
@@ -43,6 +46,7 @@ impl RuleHook {
             alerts: Vec::new(),
             buf: Vec::new(),
             out,
+            syslog,
             counts: BTreeMap::new(),
             totals,
         }
@@ -54,8 +58,20 @@ impl RuleHook {
                 a.flow.community_id = community_id_v1(&a.flow.tuple(), self.community_id_seed);
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
-            if self.out.is_some() {
+            let start = self.buf.len();
+            if self.out.is_some() || self.syslog.is_some() {
                 self.format.alert_line(&a, &mut self.buf);
+            }
+            if let Some(s) = &self.syslog {
+                let body = match self.out {
+                    Some(_) => self.buf.get(start..).unwrap_or_default().to_vec(),
+                    None => self.buf.split_off(start),
+                };
+                s.send(Message {
+                    severity: syslog_severity(a.priority),
+                    time: a.time,
+                    body,
+                });
             }
         }
         if self.buf.len() >= CHUNK {

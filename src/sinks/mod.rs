@@ -6,3 +6,4 @@
 
 pub mod format;
 pub mod syslog;
+pub mod syslog_sender;

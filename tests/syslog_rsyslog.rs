@@ -1,0 +1,279 @@
+//! Alerts to a real rsyslog (Debian's `rsyslogd`, started here on loopback ports
+//! with its own configuration, stopped by its PID): over TCP and UDP every alert of
+//! the demo replay arrives intact (the message is byte for byte the alert line the
+//! file output gets) and in order, in RFC 5424 with the alert's syslog severity; and
+//! alerts sent while rsyslog is still down are delivered once it comes up, each
+//! exactly once.  Skips with a printed reason where rsyslogd is missing, except in
+//! CI, where it fails.
+
+mod common;
+
+use common::*;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
+
+fn have_rsyslogd(test: &str) -> bool {
+    if Path::new(RSYSLOGD).exists() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {RSYSLOGD} is missing (apt-get install rsyslog), and CI must not skip");
+    }
+    eprintln!("SKIP {test}: {RSYSLOGD} not found (apt-get install rsyslog)");
+    false
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running rsyslogd writing every message it receives to `out`, one per line.
+struct Rsyslog {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Rsyslog {
+    fn start(dir: &Path, tcp: u16, udp: u16) -> Rsyslog {
+        let out = dir.join("received.log");
+        let conf = dir.join("rsyslog.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"global(workDirectory="{dir}")
+module(load="imtcp")
+module(load="imudp")
+input(type="imtcp" address="127.0.0.1" port="{tcp}")
+input(type="imudp" address="127.0.0.1" port="{udp}")
+template(name="line" type="string" string="%pri% %hostname% %app-name% %msgid% %msg%\n")
+*.* action(type="omfile" file="{out}" template="line")
+"#,
+                dir = dir.display(),
+                out = out.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(RSYSLOGD)
+            .args(["-n", "-f"])
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rsyslogd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", tcp)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd did not listen on {tcp}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Rsyslog { child, out }
+    }
+
+    /// The messages received so far, waiting until there are `n` (or 15 s passed).
+    fn received(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+            let lines: Vec<String> = text.lines().map(String::from).collect();
+            if lines.len() >= n || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replays the demo capture with one thread, alerts to `alerts` and to `syslog`.
+fn replay(alerts: &Path, syslog: &str) -> std::process::Output {
+    Command::new(bin())
+        .args([
+            "replay",
+            "--quiet",
+            "--threads",
+            "1",
+            "--syslog",
+            syslog,
+            "--alerts",
+        ])
+        .arg(alerts)
+        .arg("--containers")
+        .arg(repo_path("pcaps/demo-containers.json"))
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap()
+}
+
+/// (pri, message) of each received line, checking the header fields on the way.
+fn messages(lines: &[String]) -> Vec<(u32, String)> {
+    lines
+        .iter()
+        .map(|l| {
+            let mut parts = l.splitn(5, ' ');
+            let pri: u32 = parts.next().unwrap().parse().unwrap();
+            let _host = parts.next().unwrap();
+            assert_eq!(parts.next(), Some("bridgewatch"), "{l}");
+            assert_eq!(parts.next(), Some("alert"), "{l}");
+            (pri, parts.next().unwrap_or("").trim_start().to_string())
+        })
+        .collect()
+}
+
+fn syslog_severity(priority: &str) -> u32 {
+    [
+        "Emergency",
+        "Alert",
+        "Critical",
+        "Error",
+        "Warning",
+        "Notice",
+        "Informational",
+        "Debug",
+    ]
+    .iter()
+    .position(|p| *p == priority)
+    .unwrap() as u32
+}
+
+fn check_delivery(expected_file: &Path, lines: &[String]) {
+    let expected: Vec<String> = std::fs::read_to_string(expected_file)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(expected.len() >= 5, "the demo raises alerts");
+    let got = messages(lines);
+    assert_eq!(got.len(), expected.len(), "every alert once: {lines:#?}");
+    for ((pri, msg), want) in got.iter().zip(&expected) {
+        assert_eq!(
+            msg, want,
+            "the message is the alert line, intact and in order"
+        );
+        let a: serde_json::Value = serde_json::from_str(want).unwrap();
+        let sev = syslog_severity(a["priority"].as_str().unwrap());
+        assert_eq!(*pri, 16 * 8 + sev, "local0 and the alert's severity");
+    }
+}
+
+#[test]
+fn alerts_reach_rsyslog_over_tcp_and_udp_intact_and_in_order() {
+    if !have_rsyslogd("alerts_reach_rsyslog_over_tcp_and_udp_intact_and_in_order") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (tcp, udp) = (free_tcp_port(), free_udp_port());
+    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let file = dir.path().join("alerts-tcp.jsonl");
+    let out = replay(&file, &format!("tcp://127.0.0.1:{tcp}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n = std::fs::read_to_string(&file).unwrap().lines().count();
+    check_delivery(&file, &rs.received(n));
+
+    // rsyslog keeps its output file open, so the UDP run's messages follow the TCP run's.
+    let file = dir.path().join("alerts-udp.jsonl");
+    let out = replay(&file, &format!("udp://127.0.0.1:{udp}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = rs.received(2 * n);
+    check_delivery(&file, all.get(n..).unwrap_or_default());
+}
+
+#[test]
+fn alerts_sent_while_rsyslog_is_down_arrive_once_it_is_up() {
+    if !have_rsyslogd("alerts_sent_while_rsyslog_is_down_arrive_once_it_is_up") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (tcp, udp) = (free_tcp_port(), free_udp_port());
+    let file = dir.path().join("alerts.jsonl");
+    // The replay starts with nothing listening: its sender retries with backoff and
+    // has 10 s at the end of the run to deliver.
+    let child = Command::new(bin())
+        .args(["replay", "--threads", "1", "--syslog"])
+        .arg(format!("tcp://127.0.0.1:{tcp}"))
+        .arg("--alerts")
+        .arg(&file)
+        .arg("--containers")
+        .arg(repo_path("pcaps/demo-containers.json"))
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let n = std::fs::read_to_string(&file).unwrap().lines().count();
+    check_delivery(&file, &rs.received(n));
+    assert!(
+        stderr.contains(&format!(
+            "output syslog 127.0.0.1:{tcp}: {n} sent, 0 dropped"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(" 0 send errors"),
+        "the receiver was down at first: {stderr}"
+    );
+}
+
+#[test]
+fn undeliverable_alerts_are_counted_and_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let port = free_tcp_port(); // nothing listens there
+    let t0 = Instant::now();
+    let out = replay(&file, &format!("tcp://127.0.0.1:{port}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let n = std::fs::read_to_string(&file).unwrap().lines().count();
+    assert!(
+        stderr.contains(&format!("{n} alerts not delivered")),
+        "{stderr}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
+    let bad = Command::new(bin())
+        .args(["replay", "--syslog", "syslog.example:514"])
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("has no scheme"));
+}
