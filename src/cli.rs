@@ -86,6 +86,17 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "URL")]
     pub syslog: Option<String>,
 
+    /// Spool --syslog alerts in this directory: each is written to disk before it is
+    /// sent, so a receiver outage or a restart (even kill -9) loses nothing; what is
+    /// not delivered by the end of the run is sent first by the next run that uses the
+    /// same directory.
+    #[arg(long, value_name = "DIR", requires = "syslog")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// Largest size of the spool; alerts that do not fit are dropped and counted.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, requires = "spool_dir")]
+    pub spool_max_bytes: u64,
+
     /// Format of the alert lines: native (Falco's JSON keys plus the flow), ecs
     /// (Elastic Common Schema), ocsf (OCSF 1.3 Detection Finding) or cef (ArcSight
     /// CEF:0). Field mappings: README, "Output formats".

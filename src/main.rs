@@ -156,13 +156,19 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     if let Some(s) = &mut syslog {
         // The hooks (and their queue handles) are gone with the replay: drain what is queued.
         let st = s.finish(SYSLOG_GRACE);
-        let lost = st.queue_full + st.undelivered_at_exit;
+        let lost = st.queue_full + st.undelivered_at_exit + st.spool_full;
         if lost > 0 {
             eprintln!(
-                "bridgewatch: error: syslog {}: {lost} alerts not delivered ({} queue full, {} undelivered at exit)",
-                s.target.addr, st.queue_full, st.undelivered_at_exit
+                "bridgewatch: error: syslog {}: {lost} alerts not delivered ({} queue full, {} spool full, {} undelivered at exit)",
+                s.target.addr, st.queue_full, st.spool_full, st.undelivered_at_exit
             );
             failed = true;
+        }
+        if st.spooled_at_exit > 0 {
+            eprintln!(
+                "bridgewatch: warning: syslog {}: {} alerts left in the spool, sent first by the next run with this --spool-dir",
+                s.target.addr, st.spooled_at_exit
+            );
         }
         stats
             .outputs
@@ -238,7 +244,14 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
             let target: SyslogTarget = url
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("--syslog {url}: {e}"))?;
-            Some(SyslogSender::start(target, &hostname))
+            let spool = args.spool_dir.as_deref().map(|d| (d, args.spool_max_bytes));
+            let sender = SyslogSender::start(target, &hostname, spool).with_context(|| {
+                format!(
+                    "--spool-dir {}: cannot open the spool",
+                    args.spool_dir.as_deref().unwrap_or(Path::new("")).display()
+                )
+            })?;
+            Some(sender)
         }
         None => None,
     };

@@ -154,10 +154,12 @@ impl RunStats {
         for (name, o) in &self.outputs {
             let _ = writeln!(
                 s,
-                "  output {name}: {} sent, {} dropped (queue full), {} undelivered at exit, {} truncated; {} send errors, {} reconnects",
+                "  output {name}: {} sent, {} dropped (queue full), {} dropped (spool full), {} undelivered at exit, {} left in the spool, {} truncated; {} send errors, {} reconnects",
                 group(o.sent),
                 group(o.queue_full),
+                group(o.spool_full),
                 group(o.undelivered_at_exit),
+                group(o.spooled_at_exit),
                 group(o.truncated),
                 group(o.send_errors),
                 group(o.reconnects)
@@ -259,6 +261,8 @@ impl RunStats {
                 "sent": o.sent,
                 "queue_full": o.queue_full,
                 "undelivered_at_exit": o.undelivered_at_exit,
+                "spool_full": o.spool_full,
+                "spooled_at_exit": o.spooled_at_exit,
                 "truncated": o.truncated,
                 "send_errors": o.send_errors,
                 "reconnects": o.reconnects,

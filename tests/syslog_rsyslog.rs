@@ -277,3 +277,80 @@ fn undeliverable_alerts_are_counted_and_fail_the_run() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("has no scheme"));
 }
+
+#[test]
+fn spooled_alerts_survive_kill_9_and_go_out_first_on_the_next_run() {
+    if !have_rsyslogd("spooled_alerts_survive_kill_9_and_go_out_first_on_the_next_run") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let (tcp, udp) = (free_tcp_port(), free_udp_port());
+    let syslog = format!("tcp://127.0.0.1:{tcp}");
+    let run = |alerts: &Path| {
+        let mut c = Command::new(bin());
+        c.args([
+            "replay",
+            "--threads",
+            "1",
+            "--syslog",
+            &syslog,
+            "--spool-dir",
+        ])
+        .arg(&spool)
+        .arg("--alerts")
+        .arg(alerts)
+        .arg("--containers")
+        .arg(repo_path("pcaps/demo-containers.json"))
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        c
+    };
+    // Run 1: the receiver is down; the alerts go to the spool, then the process is
+    // killed with SIGKILL while it is still retrying.
+    let first = dir.path().join("first.jsonl");
+    let mut child = run(&first).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "spool"))
+                    .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    };
+    let n = loop {
+        let n = std::fs::read_to_string(&first)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if n > 0 && spooled() > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+            break n;
+        }
+        assert!(Instant::now() < deadline, "run 1 never spooled");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    assert!(spooled() > 0);
+
+    // Run 2: the receiver is up; the spooled alerts go out first, then run 2's own.
+    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let second = dir.path().join("second.jsonl");
+    let out = run(&second).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let both = dir.path().join("both.jsonl");
+    let text =
+        std::fs::read_to_string(&first).unwrap() + &std::fs::read_to_string(&second).unwrap();
+    std::fs::write(&both, text).unwrap();
+    check_delivery(&both, &rs.received(2 * n));
+    assert!(stderr.contains(&format!("{} sent", 2 * n)), "{stderr}");
+    assert_eq!(spooled(), 0, "a delivered spool is emptied");
+}

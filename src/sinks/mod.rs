@@ -5,5 +5,6 @@
 //! these and is not here yet.
 
 pub mod format;
+pub mod spool;
 pub mod syslog;
 pub mod syslog_sender;

@@ -10,7 +10,14 @@
 //! receiver died can be lost (TCP syslog has no acknowledgements).  At the end of a
 //! run the sender gets [`SyslogSender::finish`]'s deadline to deliver what is queued;
 //! what is left is counted as `undelivered_at_exit`.  Every drop is in [`SenderStats`].
+//!
+//! With a spool ([`super::spool`]) every message is appended to disk before it is
+//! sent and acknowledged after: an outage longer than the queue holds, or a restart
+//! (even `kill -9`), loses nothing the spool's size bound admits, and what was not
+//! sent by the exit deadline stays spooled (`spooled_at_exit`) for the next run with
+//! the same spool directory, which sends it first.
 
+use super::spool::Spool;
 use super::syslog::{octet_counted, rfc3164, rfc5424, Header, DEFAULT_FACILITY};
 use crate::time::Nanos;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -110,10 +117,16 @@ pub struct SenderStats {
     pub truncated: u64,
     pub send_errors: u64,
     pub reconnects: u64,
+    /// Refused by a full spool (or a spool write error).
+    pub spool_full: u64,
+    /// Still in the spool when the run ended (sent by the next run, not lost).
+    pub spooled_at_exit: u64,
 }
 
 #[derive(Default)]
 struct Counters {
+    spool_full: AtomicU64,
+    spooled: AtomicU64,
     sent: AtomicU64,
     queue_full: AtomicU64,
     undelivered: AtomicU64,
@@ -224,7 +237,17 @@ impl Conn {
 
 impl SyslogSender {
     /// Starts the sender thread for `target`; `hostname` goes into every header.
-    pub fn start(target: SyslogTarget, hostname: &str) -> SyslogSender {
+    /// With `spool`, messages go through the on-disk spool opened there (an error
+    /// opening it is returned before anything starts).
+    pub fn start(
+        target: SyslogTarget,
+        hostname: &str,
+        spool: Option<(&std::path::Path, u64)>,
+    ) -> std::io::Result<SyslogSender> {
+        let spool = match spool {
+            Some((dir, max)) => Some(Spool::open(dir, max)?),
+            None => None,
+        };
         let (tx, rx) = bounded::<Message>(QUEUE_LEN);
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -241,9 +264,12 @@ impl SyslogSender {
         let (c, s, d) = (counters.clone(), stop.clone(), deadline.clone());
         let thread = std::thread::Builder::new()
             .name("syslog-sender".into())
-            .spawn(move || run(conn, rx, &c, &s, &d))
+            .spawn(move || match spool {
+                Some(sp) => run_spooled(conn, sp, rx, &c, &s, &d),
+                None => run(conn, rx, &c, &s, &d),
+            })
             .ok();
-        SyslogSender {
+        Ok(SyslogSender {
             handle: Some(SyslogHandle {
                 tx,
                 counters: counters.clone(),
@@ -253,7 +279,7 @@ impl SyslogSender {
             deadline,
             thread,
             target,
-        }
+        })
     }
 
     pub fn handle(&self) -> Option<SyslogHandle> {
@@ -283,6 +309,8 @@ impl SyslogSender {
             truncated: c.truncated.load(Ordering::Relaxed),
             send_errors: c.send_errors.load(Ordering::Relaxed),
             reconnects: c.reconnects.load(Ordering::Relaxed),
+            spool_full: c.spool_full.load(Ordering::Relaxed),
+            spooled_at_exit: c.spooled.load(Ordering::Relaxed),
         }
     }
 }
@@ -349,6 +377,91 @@ fn run(
     }
 }
 
+/// The sender loop with a spool: queued messages go to disk first; sending reads
+/// the spool in order and acknowledges each message once written to the receiver.
+fn run_spooled(
+    mut conn: Conn,
+    mut spool: Spool,
+    rx: Receiver<Message>,
+    counters: &Counters,
+    stop: &AtomicBool,
+    deadline: &std::sync::Mutex<Option<Instant>>,
+) {
+    let past_deadline = || {
+        deadline
+            .lock()
+            .map(|d| d.is_some_and(|d| Instant::now() >= d))
+            .unwrap_or(true)
+    };
+    let push = |spool: &mut Spool, m: Message| match spool.push(&m) {
+        Ok(true) => {}
+        Ok(false) => {
+            counters.spool_full.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "syslog spool write failed; message dropped");
+            counters.spool_full.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let mut backoff = Duration::from_millis(100);
+    let mut next_try = Instant::now();
+    loop {
+        let ready = spool.pending() > 0 && Instant::now() >= next_try;
+        let wait = if ready {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(50)
+        };
+        if let Ok(m) = rx.recv_timeout(wait) {
+            push(&mut spool, m);
+        }
+        while let Ok(m) = rx.try_recv() {
+            push(&mut spool, m);
+        }
+        if Instant::now() >= next_try {
+            // A bounded run of sends, then back to taking in the queue.
+            for _ in 0..1024 {
+                let m = match spool.peek() {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "syslog spool read failed");
+                        next_try = Instant::now() + Duration::from_secs(1);
+                        break;
+                    }
+                };
+                match conn.send(&m, counters) {
+                    Ok(()) => {
+                        counters.sent.fetch_add(1, Ordering::Relaxed);
+                        backoff = Duration::from_millis(100);
+                        if let Err(e) = spool.ack() {
+                            tracing::error!(error = %e, "syslog spool cursor write failed");
+                        }
+                    }
+                    Err(e) => {
+                        counters.send_errors.fetch_add(1, Ordering::Relaxed);
+                        counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(target = %conn.target.addr, error = %e, "syslog send failed; spooling and retrying");
+                        next_try = Instant::now() + jitter(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        break;
+                    }
+                }
+            }
+        }
+        if stop.load(Ordering::Relaxed)
+            && rx.is_empty()
+            && (spool.pending() == 0 || past_deadline())
+        {
+            break;
+        }
+    }
+    counters.spooled.store(spool.pending(), Ordering::Relaxed);
+    if let Some(s) = &mut conn.tcp {
+        let _ = s.flush();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,7 +501,12 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let mut s = SyslogSender::start(format!("tcp://127.0.0.1:{port}").parse().unwrap(), "h");
+        let mut s = SyslogSender::start(
+            format!("tcp://127.0.0.1:{port}").parse().unwrap(),
+            "h",
+            None,
+        )
+        .unwrap();
         let h = s.handle().unwrap();
         for i in 0..3 {
             h.send(Message {
