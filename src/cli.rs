@@ -86,15 +86,58 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "URL")]
     pub syslog: Option<String>,
 
-    /// Spool --syslog alerts in this directory: each is written to disk before it is
-    /// sent, so a receiver outage or a restart (even kill -9) loses nothing; what is
-    /// not delivered by the end of the run is sent first by the next run that uses the
-    /// same directory.
-    #[arg(long, value_name = "DIR", requires = "syslog")]
+    /// Also POST every alert, in batches, to this HTTP(S) endpoint (see --http-kind).
+    /// Retries 408/429/5xx and unreachable endpoints with backoff; counts other refusals.
+    #[arg(long, value_name = "URL")]
+    pub http: Option<String>,
+
+    /// What the --http endpoint is: webhook (a JSON array per batch), splunk (HTTP
+    /// Event Collector; the path defaults to /services/collector/event) or
+    /// elasticsearch (also OpenSearch; _bulk into --http-index).
+    #[arg(long, value_name = "KIND", default_value = "webhook")]
+    pub http_kind: String,
+
+    /// Token: sent as `Authorization: Splunk TOKEN` for splunk, `Bearer TOKEN` otherwise.
+    #[arg(long, value_name = "TOKEN")]
+    pub http_token: Option<String>,
+
+    /// Basic authentication for --http.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub http_basic: Option<String>,
+
+    /// Extra header for --http; repeatable.
+    #[arg(long = "http-header", value_name = "NAME: VALUE")]
+    pub http_headers: Vec<String>,
+
+    /// Compress --http request bodies with gzip.
+    #[arg(long)]
+    pub http_gzip: bool,
+
+    /// Alerts per --http request, at most.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub http_batch: usize,
+
+    /// Seconds an --http request may take before it is retried.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub http_timeout: f64,
+
+    /// Elasticsearch index for --http-kind elasticsearch; %Y %m %d come from the alert's time.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "bridgewatch-alerts-%Y.%m.%d"
+    )]
+    pub http_index: String,
+
+    /// Spool --syslog and --http alerts under this directory (one subdirectory per
+    /// output): each is written to disk before it is sent, so a receiver outage or a
+    /// restart (even kill -9) loses nothing; what is not delivered by the end of the
+    /// run is sent first by the next run that uses the same directory.
+    #[arg(long, value_name = "DIR")]
     pub spool_dir: Option<PathBuf>,
 
-    /// Largest size of the spool; alerts that do not fit are dropped and counted.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, requires = "spool_dir")]
+    /// Largest size of each output's spool; alerts that do not fit are dropped and counted.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     pub spool_max_bytes: u64,
 
     /// Format of the alert lines: native (Falco's JSON keys plus the flow), ecs

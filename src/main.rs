@@ -13,8 +13,10 @@ use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
 use bridgewatch::rules::{
     self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
 };
+use bridgewatch::sinks::delivery::{Counters, Delivery};
 use bridgewatch::sinks::format::Format;
-use bridgewatch::sinks::syslog_sender::{SyslogSender, SyslogTarget};
+use bridgewatch::sinks::http_out::{parse_header, HttpKind, HttpOut, HttpSettings};
+use bridgewatch::sinks::syslog_out::{SyslogOut, SyslogTarget};
 use clap::Parser;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -68,8 +70,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// How long a replay waits at the end for the syslog sender to deliver what is queued.
-const SYSLOG_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a replay waits at the end for its remote outputs to deliver what is queued.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn replay(args: ReplayArgs) -> Result<ExitCode> {
     let mut timeouts = Timeouts::default();
@@ -106,7 +108,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         counts: alert_counts,
         reads_community_id: rules_read_community_id,
         passive_dns,
-        mut syslog,
+        mut outputs,
     } = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
@@ -153,26 +155,28 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         stats.rules_ran = true;
     }
     stats.dns = passive_dns.map(|d| d.stats());
-    if let Some(s) = &mut syslog {
+    for o in &mut outputs {
         // The hooks (and their queue handles) are gone with the replay: drain what is queued.
-        let st = s.finish(SYSLOG_GRACE);
-        let lost = st.queue_full + st.undelivered_at_exit + st.spool_full;
-        if lost > 0 {
+        let st = o.finish(OUTPUT_GRACE);
+        if st.lost() > 0 {
             eprintln!(
-                "bridgewatch: error: syslog {}: {lost} alerts not delivered ({} queue full, {} spool full, {} undelivered at exit)",
-                s.target.addr, st.queue_full, st.spool_full, st.undelivered_at_exit
+                "bridgewatch: error: {}: {} alerts not delivered ({} queue full, {} spool full, {} rejected, {} undelivered at exit)",
+                o.name,
+                st.lost(),
+                st.queue_full,
+                st.spool_full,
+                st.rejected,
+                st.undelivered_at_exit
             );
             failed = true;
         }
         if st.spooled_at_exit > 0 {
             eprintln!(
-                "bridgewatch: warning: syslog {}: {} alerts left in the spool, sent first by the next run with this --spool-dir",
-                s.target.addr, st.spooled_at_exit
+                "bridgewatch: warning: {}: {} alerts left in the spool, sent first by the next run with this --spool-dir",
+                o.name, st.spooled_at_exit
             );
         }
-        stats
-            .outputs
-            .push((format!("syslog {}", s.target.addr), st));
+        stats.outputs.push((o.name.clone(), st));
     }
     if !args.quiet {
         eprint!("{}", stats.summary(outcome.elapsed));
@@ -239,22 +243,7 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
-    let syslog = match &args.syslog {
-        Some(url) => {
-            let target: SyslogTarget = url
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--syslog {url}: {e}"))?;
-            let spool = args.spool_dir.as_deref().map(|d| (d, args.spool_max_bytes));
-            let sender = SyslogSender::start(target, &hostname, spool).with_context(|| {
-                format!(
-                    "--spool-dir {}: cannot open the spool",
-                    args.spool_dir.as_deref().unwrap_or(Path::new("")).display()
-                )
-            })?;
-            Some(sender)
-        }
-        None => None,
-    };
+    let outputs = remote_outputs(args, &hostname)?;
     let engine = Engine::with_names(
         Arc::new(set),
         Arc::new(inventory),
@@ -264,11 +253,11 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         },
         names,
     );
-    // Alerts go to stdout unless told otherwise, or unless --syslog takes them.
-    let alerts_path = match (&args.alerts, &syslog) {
+    // Alerts go to stdout unless told otherwise, or unless --syslog/--http take them.
+    let alerts_path = match (&args.alerts, outputs.is_empty()) {
         (Some(p), _) => Some(p.clone()),
-        (None, None) => Some("-".to_string()),
-        (None, Some(_)) => None,
+        (None, true) => Some("-".to_string()),
+        (None, false) => None,
     };
     let out = match &alerts_path {
         Some(p) => Some(Arc::new(
@@ -279,7 +268,7 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
     };
     let counts: AlertCounts = Arc::default();
     let (o, c) = (out.clone(), counts.clone());
-    let handle = syslog.as_ref().and_then(SyslogSender::handle);
+    let handles: Vec<_> = outputs.iter().filter_map(Delivery::handle).collect();
     let seed = args.community_id_seed;
     let factory: HookFactory = Arc::new(move |_worker| {
         Box::new(RuleHook::new(
@@ -287,7 +276,7 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
             seed,
             format,
             o.clone(),
-            handle.clone(),
+            handles.clone(),
             c.clone(),
         ))
     });
@@ -297,8 +286,83 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         counts: Some(counts),
         reads_community_id,
         passive_dns,
-        syslog,
+        outputs,
     })
+}
+
+/// The `--syslog` and `--http` outputs, started (each with its own spool under
+/// `--spool-dir` when given).
+fn remote_outputs(args: &ReplayArgs, hostname: &str) -> Result<Vec<Delivery>> {
+    let mut out = Vec::new();
+    if args.spool_dir.is_some() && args.syslog.is_none() && args.http.is_none() {
+        bail!("--spool-dir needs an output to spool for (--syslog or --http)");
+    }
+    let spool = |sub: &str| {
+        args.spool_dir
+            .as_ref()
+            .map(|d| (d.join(sub), args.spool_max_bytes))
+    };
+    let start =
+        |name: String, t: Box<dyn bridgewatch::sinks::delivery::Transport>, counters, sub: &str| {
+            let sp = spool(sub);
+            Delivery::start(
+                name,
+                t,
+                counters,
+                sp.as_ref().map(|(d, m)| (d.as_path(), *m)),
+            )
+            .with_context(|| {
+                format!(
+                    "--spool-dir: cannot open the spool in {}",
+                    sp.as_ref()
+                        .map(|(d, _)| d.display().to_string())
+                        .unwrap_or_default()
+                )
+            })
+        };
+    if let Some(url) = &args.syslog {
+        let target: SyslogTarget = url
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--syslog {url}: {e}"))?;
+        let counters = Arc::new(Counters::default());
+        let name = format!("syslog {}", target.addr);
+        let t = SyslogOut::new(target, hostname, counters.clone());
+        out.push(start(name, Box::new(t), counters, "syslog")?);
+    }
+    if let Some(url) = &args.http {
+        let kind: HttpKind = args
+            .http_kind
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--http-kind: {e}"))?;
+        let headers = args
+            .http_headers
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("--http-header: {e}"))?;
+        let settings = HttpSettings {
+            url: url.clone(),
+            kind,
+            token: args.http_token.clone(),
+            basic: args.http_basic.clone(),
+            headers,
+            gzip: args.http_gzip,
+            batch: args.http_batch,
+            timeout: std::time::Duration::from_secs_f64(args.http_timeout.max(0.1)),
+            index: args.http_index.clone(),
+            hostname: hostname.to_string(),
+        }
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--http {url}: {e}"))?;
+        let name = format!("http {}", settings.url);
+        out.push(start(
+            name,
+            Box::new(HttpOut::new(settings)),
+            Arc::default(),
+            "http",
+        )?);
+    }
+    Ok(out)
 }
 
 /// What `replay` needs from the rules: a hook per worker, the alert output, the
@@ -311,5 +375,5 @@ struct RulesSetup {
     counts: Option<AlertCounts>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
-    syslog: Option<SyslogSender>,
+    outputs: Vec<Delivery>,
 }

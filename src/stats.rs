@@ -5,7 +5,7 @@
 use crate::capture::ReaderStats;
 use crate::flow::table::TableStats;
 use crate::passive_dns::DnsStats;
-use crate::sinks::syslog_sender::SenderStats;
+use crate::sinks::delivery::SenderStats;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
@@ -154,15 +154,16 @@ impl RunStats {
         for (name, o) in &self.outputs {
             let _ = writeln!(
                 s,
-                "  output {name}: {} sent, {} dropped (queue full), {} dropped (spool full), {} undelivered at exit, {} left in the spool, {} truncated; {} send errors, {} reconnects",
+                "  output {name}: {} sent, {} dropped (queue full), {} dropped (spool full), {} rejected, {} undelivered at exit, {} left in the spool, {} truncated; {} send errors, {} retries",
                 group(o.sent),
                 group(o.queue_full),
                 group(o.spool_full),
+                group(o.rejected),
                 group(o.undelivered_at_exit),
                 group(o.spooled_at_exit),
                 group(o.truncated),
                 group(o.send_errors),
-                group(o.reconnects)
+                group(o.retries)
             );
         }
         let _ = writeln!(
@@ -265,7 +266,8 @@ impl RunStats {
                 "spooled_at_exit": o.spooled_at_exit,
                 "truncated": o.truncated,
                 "send_errors": o.send_errors,
-                "reconnects": o.reconnects,
+                "rejected": o.rejected,
+                "retries": o.retries,
             })).collect::<Vec<_>>(),
             "files_read": self.files_read,
             "files_failed": self.files_failed,

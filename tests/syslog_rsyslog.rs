@@ -313,7 +313,7 @@ fn spooled_alerts_survive_kill_9_and_go_out_first_on_the_next_run() {
     let mut child = run(&first).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let spooled = || {
-        std::fs::read_dir(&spool)
+        std::fs::read_dir(spool.join("syslog"))
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .filter(|e| e.path().extension().is_some_and(|x| x == "spool"))

@@ -8,8 +8,8 @@ use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Engine, Evaluator};
+use crate::sinks::delivery::{Message, OutputHandle};
 use crate::sinks::format::{syslog_severity, Format};
-use crate::sinks::syslog_sender::{Message, SyslogHandle};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +25,7 @@ pub struct RuleHook {
     alerts: Vec<Alert>,
     buf: Vec<u8>,
     out: Option<Arc<SharedWriter>>,
-    syslog: Option<SyslogHandle>,
+    outputs: Vec<OutputHandle>,
     counts: BTreeMap<String, u64>,
     totals: AlertCounts,
 }
@@ -36,7 +36,7 @@ impl RuleHook {
         community_id_seed: u16,
         format: Format,
         out: Option<Arc<SharedWriter>>,
-        syslog: Option<SyslogHandle>,
+        outputs: Vec<OutputHandle>,
         totals: AlertCounts,
     ) -> RuleHook {
         RuleHook {
@@ -46,7 +46,7 @@ impl RuleHook {
             alerts: Vec::new(),
             buf: Vec::new(),
             out,
-            syslog,
+            outputs,
             counts: BTreeMap::new(),
             totals,
         }
@@ -59,19 +59,22 @@ impl RuleHook {
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
             let start = self.buf.len();
-            if self.out.is_some() || self.syslog.is_some() {
+            if self.out.is_some() || !self.outputs.is_empty() {
                 self.format.alert_line(&a, &mut self.buf);
             }
-            if let Some(s) = &self.syslog {
+            if !self.outputs.is_empty() {
                 let body = match self.out {
                     Some(_) => self.buf.get(start..).unwrap_or_default().to_vec(),
                     None => self.buf.split_off(start),
                 };
-                s.send(Message {
+                let m = Message {
                     severity: syslog_severity(a.priority),
                     time: a.time,
                     body,
-                });
+                };
+                for o in &self.outputs {
+                    o.send(m.clone());
+                }
             }
         }
         if self.buf.len() >= CHUNK {

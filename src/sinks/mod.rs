@@ -1,10 +1,12 @@
 //! Outputs: how flow records and alerts leave bridgewatch for the tools people
-//! already run.  Today this holds the formats SIEMs parse ([`format`]: native JSON,
-//! ECS, OCSF, CEF) and the syslog framing ([`syslog`]); replay writes any of them to
-//! stdout or a file.  Delivery to remote receivers (queues, retry, spool) builds on
-//! these and is not here yet.
+//! already run.  [`format`]: the lines SIEMs parse (native JSON, ECS, OCSF, CEF);
+//! [`delivery`]: queue, spool ([`spool`]), batching and retry for every remote output;
+//! transports: [`syslog_out`] (UDP/TCP, with [`syslog`] framing) and [`http_out`]
+//! (generic JSON webhook, Splunk HEC, Elasticsearch `_bulk`).
 
+pub mod delivery;
 pub mod format;
+pub mod http_out;
 pub mod spool;
 pub mod syslog;
-pub mod syslog_sender;
+pub mod syslog_out;

@@ -1,5 +1,5 @@
 //! The on-disk spool of an output: every message is appended here before it is
-//! sent and acknowledged (`ack`) once it was, so messages survive a receiver outage
+//! sent and acknowledged ([`Spool::ack`]) once it was, so messages survive a receiver outage
 //! and a restart of bridgewatch — even `kill -9` — and go out in order.
 //!
 //! Layout: a directory of segment files `NNNNNNNNNNNN.spool` (records appended,
@@ -13,7 +13,7 @@
 //! Delivery is at least once: a message sent just before a crash, whose ack had not
 //! reached the cursor file, is sent again after the restart.
 
-use super::syslog_sender::Message;
+use super::delivery::Message;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -39,8 +39,8 @@ pub struct Spool {
     read_seg: u64,
     read_off: u64,
     reader: Option<(u64, File)>,
-    /// Length of the record `peek` returned, until it is acknowledged.
-    peeked: Option<u64>,
+    /// Lengths of the records `peek_batch` returned, until they are acknowledged.
+    peeked: Vec<u64>,
     pending: u64,
     cursor: File,
 }
@@ -173,7 +173,7 @@ impl Spool {
             read_seg,
             read_off,
             reader: None,
-            peeked: None,
+            peeked: Vec::new(),
             pending,
             cursor,
         };
@@ -220,39 +220,45 @@ impl Spool {
         Ok(true)
     }
 
-    /// The first unacknowledged record (the same one until [`Spool::ack`]).
-    pub fn peek(&mut self) -> io::Result<Option<Message>> {
-        if self.pending == 0 {
-            return Ok(None);
+    /// Up to `n` of the oldest unacknowledged records, in order (the same ones until
+    /// [`Spool::ack`]).  A batch never spans two segments.
+    pub fn peek_batch(&mut self, n: usize) -> io::Result<Vec<Message>> {
+        self.peeked.clear();
+        let mut out = Vec::new();
+        if self.pending == 0 || n == 0 {
+            return Ok(out);
         }
         loop {
             if self.reader.as_ref().map(|r| r.0) != Some(self.read_seg) {
-                let mut f = File::open(seg_path(&self.dir, self.read_seg))?;
-                f.seek(SeekFrom::Start(self.read_off))?;
+                let f = File::open(seg_path(&self.dir, self.read_seg))?;
                 self.reader = Some((self.read_seg, f));
             }
             let Some((_, f)) = self.reader.as_mut() else {
-                return Ok(None);
+                return Ok(out);
             };
             f.seek(SeekFrom::Start(self.read_off))?;
-            match read_record(f)? {
-                Some((m, n)) => {
-                    self.peeked = Some(n);
-                    return Ok(Some(m));
-                }
-                None => {
-                    // End of this segment: move on if a newer one exists.
-                    let next = self
-                        .segments
-                        .iter()
-                        .find(|&&id| id > self.read_seg)
-                        .copied();
-                    let Some(next) = next else {
-                        return Ok(None);
-                    };
-                    self.finish_segment(next)?;
+            while out.len() < n {
+                match read_record(f)? {
+                    Some((m, len)) => {
+                        self.peeked.push(len);
+                        out.push(m);
+                    }
+                    None => break,
                 }
             }
+            if !out.is_empty() {
+                return Ok(out);
+            }
+            // End of this segment: move on if a newer one exists.
+            let next = self
+                .segments
+                .iter()
+                .find(|&&id| id > self.read_seg)
+                .copied();
+            let Some(next) = next else {
+                return Ok(out);
+            };
+            self.finish_segment(next)?;
         }
     }
 
@@ -271,13 +277,16 @@ impl Spool {
         Ok(())
     }
 
-    /// The record [`Spool::peek`] returned was delivered.
-    pub fn ack(&mut self) -> io::Result<()> {
-        let Some(n) = self.peeked.take() else {
+    /// The first `n` records of the last [`Spool::peek_batch`] are done with.
+    pub fn ack(&mut self, n: usize) -> io::Result<()> {
+        let k = n.min(self.peeked.len());
+        let bytes: u64 = self.peeked.drain(..k).sum();
+        self.peeked.clear();
+        if k == 0 {
             return Ok(());
-        };
-        self.read_off += n;
-        self.pending = self.pending.saturating_sub(1);
+        }
+        self.read_off += bytes;
+        self.pending = self.pending.saturating_sub(k as u64);
         if self.pending == 0 && self.segments.len() == 1 {
             // Everything delivered: start the only segment afresh.
             self.writer.set_len(0)?;
@@ -310,11 +319,14 @@ mod tests {
 
     fn drain(s: &mut Spool) -> Vec<i64> {
         let mut v = Vec::new();
-        while let Some(m) = s.peek().unwrap() {
-            v.push(m.time);
-            s.ack().unwrap();
+        loop {
+            let b = s.peek_batch(3).unwrap();
+            if b.is_empty() {
+                return v;
+            }
+            v.extend(b.iter().map(|m| m.time));
+            s.ack(b.len()).unwrap();
         }
-        v
     }
 
     #[test]
@@ -325,10 +337,8 @@ mod tests {
             assert!(s.push(&msg(i)).unwrap());
         }
         // Deliver three, then "crash" (drop without anything else) and reopen.
-        for _ in 0..3 {
-            assert!(s.peek().unwrap().is_some());
-            s.ack().unwrap();
-        }
+        assert_eq!(s.peek_batch(5).unwrap().len(), 5);
+        s.ack(3).unwrap(); // only three of the five were delivered
         drop(s);
         let mut s = Spool::open(d.path(), 1 << 20).unwrap();
         assert_eq!(s.pending(), 7);

@@ -1,0 +1,295 @@
+//! Alerts to real HTTP servers (a small HTTP/1.1 server in this file, on loopback,
+//! reading each request's headers and body off the socket): Splunk HEC and
+//! Elasticsearch `_bulk` bodies, authentication, batching and gzip; an endpoint that
+//! answers 503 and then hangs past the timeout before it recovers still indexes
+//! every alert, each once (by `_id`, as Elasticsearch's `create` does); a 400 is
+//! counted as rejected and fails the run.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request as the server saw it.
+#[derive(Clone, Debug)]
+struct Request {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, k: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    }
+    /// The body, gunzipped when the request says so.
+    fn text(&self) -> String {
+        if self.header("content-encoding") == Some("gzip") {
+            let mut s = String::new();
+            flate2::read::GzDecoder::new(&self.body[..])
+                .read_to_string(&mut s)
+                .unwrap();
+            s
+        } else {
+            String::from_utf8(self.body.clone()).unwrap()
+        }
+    }
+}
+
+/// What the server does with the n-th request (0-based).
+#[derive(Clone, Copy)]
+enum Answer {
+    Status(u16, &'static str),
+    /// Read the request, then say nothing for this long.
+    Hang(Duration),
+}
+
+/// Serves on an ephemeral loopback port; `plan(n)` answers request n.  Requests
+/// answered 2xx are recorded in `ok`, every request in `all`.
+struct Server {
+    port: u16,
+    ok: Arc<Mutex<Vec<Request>>>,
+    all: Arc<Mutex<Vec<Request>>>,
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
+    let mut r = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(Request {
+        path,
+        headers,
+        body,
+    })
+}
+
+impl Server {
+    fn start(plan: impl Fn(usize) -> Answer + Send + 'static, reply: &'static str) -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let ok = Arc::new(Mutex::new(Vec::new()));
+        let all = Arc::new(Mutex::new(Vec::new()));
+        let (ok2, all2) = (ok.clone(), all.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for stream in l.incoming() {
+                let Ok(mut s) = stream else { continue };
+                // Keep-alive: serve requests on this connection until it closes.
+                while let Some(req) = read_request(&mut s) {
+                    all2.lock().unwrap().push(req.clone());
+                    let answer = plan(n);
+                    n += 1;
+                    match answer {
+                        Answer::Hang(d) => {
+                            std::thread::sleep(d);
+                            break; // close without an answer
+                        }
+                        Answer::Status(code, text) => {
+                            if (200..300).contains(&code) {
+                                ok2.lock().unwrap().push(req);
+                            }
+                            let body = if code == 200 { reply } else { "{}" };
+                            let _ = write!(
+                                s,
+                                "HTTP/1.1 {code} {text}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                        }
+                    }
+                }
+            }
+        });
+        Server { port, ok, all }
+    }
+}
+
+/// Replays the demo (one thread) with alerts to `file` and to the HTTP output.
+fn replay(file: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args(["replay", "--threads", "1", "--alerts"])
+        .arg(file)
+        .args(args)
+        .arg("--containers")
+        .arg(repo_path("pcaps/demo-containers.json"))
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap()
+}
+
+fn expected(file: &Path) -> Vec<serde_json::Value> {
+    let v = json_lines(&std::fs::read(file).unwrap());
+    assert!(v.len() >= 5, "the demo raises alerts");
+    v
+}
+
+#[test]
+fn splunk_hec_gets_authenticated_gzipped_batches_of_every_alert() {
+    let srv = Server::start(
+        |_| Answer::Status(200, "OK"),
+        r#"{"text":"Success","code":0}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let url = format!("http://127.0.0.1:{}", srv.port);
+    let out = replay(
+        &file,
+        &[
+            "--http",
+            &url,
+            "--http-kind",
+            "splunk",
+            "--http-token",
+            "s3cret",
+            "--http-gzip",
+            "--http-batch",
+            "4",
+            "--http-header",
+            "X-Tenant: blue",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = expected(&file);
+    let reqs = srv.ok.lock().unwrap().clone();
+    // How full each batch is depends on timing; none may exceed --http-batch.
+    assert!(reqs.len() >= want.len().div_ceil(4));
+    assert!(
+        reqs.len() < want.len(),
+        "alerts were batched: {} requests",
+        reqs.len()
+    );
+    let mut events = Vec::new();
+    for r in &reqs {
+        assert_eq!(r.path, "/services/collector/event");
+        assert_eq!(r.header("authorization"), Some("Splunk s3cret"));
+        assert_eq!(r.header("x-tenant"), Some("blue"));
+        assert_eq!(r.header("content-encoding"), Some("gzip"));
+        assert!(r.text().lines().count() <= 4, "a batch holds at most 4");
+        for line in r.text().lines() {
+            let e: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(e["sourcetype"], "bridgewatch:alert");
+            assert!(e["time"].as_f64().unwrap() > 1.7e9);
+            events.push(e["event"].clone());
+        }
+    }
+    assert_eq!(events, want, "every alert, intact, in order");
+}
+
+#[test]
+fn elasticsearch_bulk_survives_503s_and_a_hang_and_indexes_each_alert_once() {
+    // Two 503s, one request left hanging past the 1 s timeout, then success.
+    let plan = |n: usize| match n {
+        0 | 1 => Answer::Status(503, "Service Unavailable"),
+        2 => Answer::Hang(Duration::from_millis(2500)),
+        _ => Answer::Status(200, "OK"),
+    };
+    let srv = Server::start(plan, r#"{"errors":false,"items":[]}"#);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let url = format!("http://127.0.0.1:{}", srv.port);
+    let out = replay(
+        &file,
+        &[
+            "--http",
+            &url,
+            "--http-kind",
+            "elasticsearch",
+            "--http-basic",
+            "elastic:pw",
+            "--http-timeout",
+            "1",
+            "--http-index",
+            "bw-%Y.%m",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let want = expected(&file);
+    assert!(
+        srv.all.lock().unwrap().len() >= 4,
+        "the failures were retried"
+    );
+    let reqs = srv.ok.lock().unwrap().clone();
+    // Index the way Elasticsearch does with `create`: an _id seen before is a 409,
+    // not a second document.  (A request the client gave up on after its timeout
+    // may still have been processed, so a batch can arrive twice; the ids make that
+    // harmless.)
+    let mut docs = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for r in &reqs {
+        assert_eq!(r.path, "/_bulk");
+        assert_eq!(r.header("authorization"), Some("Basic ZWxhc3RpYzpwdw=="));
+        assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+        let lines: Vec<serde_json::Value> = r
+            .text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        for pair in lines.chunks(2) {
+            assert_eq!(pair[0]["create"]["_index"], "bw-2024.06");
+            let id = pair[0]["create"]["_id"].as_str().unwrap().to_string();
+            assert!(id.starts_with("bw-"));
+            if ids.insert(id) {
+                docs.push(pair[1].clone());
+            }
+        }
+    }
+    assert_eq!(
+        docs, want,
+        "delivered once each, in order, after the outage"
+    );
+    assert!(!stderr.contains(" 0 retries"), "{stderr}");
+}
+
+#[test]
+fn a_rejecting_endpoint_is_counted_and_fails_the_run() {
+    let srv = Server::start(|_| Answer::Status(400, "Bad Request"), "{}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let url = format!("http://127.0.0.1:{}/hook", srv.port);
+    let out = replay(&file, &["--http", &url, "--http-token", "abc"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let n = expected(&file).len();
+    assert!(stderr.contains(&format!("{n} rejected")), "{stderr}");
+    let all = srv.all.lock().unwrap();
+    assert_eq!(all[0].path, "/hook");
+    assert_eq!(all[0].header("authorization"), Some("Bearer abc"));
+    let bad = Command::new(bin())
+        .args(["replay", "--http", "ftp://x", "--alerts", "/dev/null"])
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must start with http://"));
+}
