@@ -40,6 +40,22 @@ pub enum Command {
     )]
     Replay(Box<ReplayArgs>),
 
+    /// Capture live on container bridges: flow records naming the containers at each
+    /// end, and alerts, until SIGINT/SIGTERM (then flush and print the summary).
+    #[command(
+        long_about = "Capture live with libpcap on one or more interfaces (-i, repeatable; \
+        on a container host: each bridge, docker0 and br-*), check every flow against the \
+        rules and write alerts (stdout by default) and, with --flows, one JSON flow record \
+        per line with the containers behind both ends (--containers) and the direction.\n\n\
+        Quiet flows end on wall-clock time; flows open longer than --active-timeout get \
+        interim records. SIGINT or SIGTERM stops the capture, writes every open flow and \
+        alert, prints the summary (with kernel and interface drops per interface) and exits 0.\n\n\
+        Needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode).\n\n\
+        Example:\n  \
+        bridgewatch watch -i docker0 -i br-3f2a --containers inventory.json --flows flows.jsonl"
+    )]
+    Watch(Box<crate::watch::cli::WatchArgs>),
+
     /// List the fields rule conditions and outputs can use, with their types.
     Fields,
 

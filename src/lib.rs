@@ -3,7 +3,8 @@
 //! The data path is `capture` (packet sources) → `decode` (borrowed views over
 //! each packet, producing compact [`decode::FlowPacket`] summaries) → `flow`
 //! (sharded bidirectional flow tables) → records and alerts.  `pipeline` wires
-//! the stages together over worker threads; `cli`/`main.rs` only parse flags.
+//! the stages together over worker threads (`watch`: the same workers fed by live
+//! capture); `cli`/`main.rs` only parse flags.
 
 pub mod capture;
 pub mod cli;
@@ -15,3 +16,4 @@ pub mod rules;
 pub mod sinks;
 pub mod stats;
 pub mod time;
+pub mod watch;

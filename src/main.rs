@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
+        Command::Watch(args) => bridgewatch::watch::run(*args),
         Command::Fields => {
             print!("{}", rules::fields_help());
             Ok(ExitCode::SUCCESS)

@@ -166,11 +166,14 @@ impl RunStats {
                 group(o.retries)
             );
         }
-        let _ = writeln!(
-            s,
-            "  files: {} read, {} with errors",
-            self.files_read, self.files_failed
-        );
+        // Live capture reads no files: no line rather than a misleading "0 read".
+        if self.files_read + self.files_failed > 0 {
+            let _ = writeln!(
+                s,
+                "  files: {} read, {} with errors",
+                self.files_read, self.files_failed
+            );
+        }
         s
     }
 }

@@ -20,6 +20,9 @@ pub enum EndReason {
     Evicted,
     /// Still open when the input ended.
     EndOfInput,
+    /// Not an end: an interim record of a flow still open, written because it has
+    /// been active longer than the active timeout (live capture, NetFlow's term).
+    ActiveTimeout,
 }
 
 impl EndReason {
@@ -29,6 +32,7 @@ impl EndReason {
             EndReason::Reused => "reused",
             EndReason::Evicted => "evicted",
             EndReason::EndOfInput => "end_of_input",
+            EndReason::ActiveTimeout => "active_timeout",
         }
     }
 }
@@ -190,6 +194,7 @@ impl FlowRecord {
             EndReason::Reused => br#","end_reason":"reused"}"#,
             EndReason::Evicted => br#","end_reason":"evicted"}"#,
             EndReason::EndOfInput => br#","end_reason":"end_of_input"}"#,
+            EndReason::ActiveTimeout => br#","end_reason":"active_timeout"}"#,
         });
         out.push(b'\n');
     }

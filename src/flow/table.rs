@@ -170,6 +170,23 @@ impl FlowTable {
         self.started.clear();
     }
 
+    /// Interim records (live capture's active timeout): the counters so far of every
+    /// open flow that started at or before `first_before` and saw a packet after
+    /// `active_after`, with `end_reason` [`EndReason::ActiveTimeout`].  The flows stay
+    /// open; a walk over the whole table, so callers run it seconds apart, not per packet.
+    pub fn interim_records(
+        &self,
+        first_before: Nanos,
+        active_after: Nanos,
+        out: &mut Vec<FlowRecord>,
+    ) {
+        for f in &self.slab {
+            if f.live && f.first_ts <= first_before && f.last_ts > active_after {
+                out.push(self.record(f, EndReason::ActiveTimeout, true));
+            }
+        }
+    }
+
     /// Moves packet time forward to `t` (if later) and writes out every flow whose
     /// timeout has passed.
     pub fn advance(&mut self, t: Nanos) {
@@ -705,6 +722,37 @@ mod tests {
 
     fn records(t: &mut FlowTable) -> Vec<FlowRecord> {
         t.drain_finished().collect()
+    }
+
+    #[test]
+    fn interim_records_report_long_active_flows_and_leave_them_open() {
+        let mut t = FlowTable::new(config(100));
+        let (a, b, c) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 3]);
+        let sec = crate::time::NANOS_PER_SEC;
+        // Long-lived and active: a→b from S to S+3s.  Young: a→c starts at S+3s.
+        // Long-lived but idle since S: b→c.
+        t.process(&udp(S, a, 40000, b, 9999, 10));
+        t.process(&udp(S, b, 5000, c, 6000, 7));
+        t.process(&udp(S + 3 * sec, a, 40000, b, 9999, 20));
+        t.process(&udp(S + 3 * sec, a, 40001, c, 9999, 5));
+        let mut out = Vec::new();
+        t.interim_records(S + 2 * sec, S + sec, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].resp_h.to_string(), "10.0.0.2");
+        assert_eq!((out[0].orig_pkts, out[0].orig_bytes), (2, 30));
+        assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
+        assert!(!out[0].community_id.is_empty());
+        // Nothing ended: the flows are still counted on and written at the end.
+        assert_eq!(t.len(), 3);
+        assert_eq!(records(&mut t).len(), 0);
+        t.process(&udp(S + 4 * sec, a, 40000, b, 9999, 1));
+        t.flush();
+        let r = records(&mut t);
+        let ab = r
+            .iter()
+            .find(|r| r.resp_h.to_string() == "10.0.0.2")
+            .unwrap();
+        assert_eq!((ab.orig_pkts, ab.end_reason), (3, EndReason::EndOfInput));
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub trait FlowHook: Send {
     fn on_start(&mut self, record: &FlowRecord);
     /// A flow's final record.
     fn on_end(&mut self, record: &FlowRecord);
+    /// An interim record of a flow that is still open (live capture's active timeout).
+    fn on_interim(&mut self, _record: &FlowRecord) {}
+    /// Live capture, every idle tick: hand buffered output on so it is not held back
+    /// waiting for more traffic.
+    fn flush(&mut self) {}
     /// End of input: write out anything buffered.
     fn finish(&mut self) {}
 }

@@ -192,6 +192,31 @@ impl Worker {
         self.stats.table = self.table.stats().clone();
     }
 
+    /// Live capture: interim records of the flows open since `first_before` and active
+    /// after `active_after` go to the hook; returns how many.
+    pub fn emit_interim(&mut self, first_before: Nanos, active_after: Nanos) -> u64 {
+        let mut recs = Vec::new();
+        self.table
+            .interim_records(first_before, active_after, &mut recs);
+        if let Some(hook) = self.hook.as_mut() {
+            for r in &recs {
+                hook.on_interim(r);
+            }
+        }
+        recs.len() as u64
+    }
+
+    /// Live capture, every idle tick: hands the buffered flow records and the hook's
+    /// output on, so a quiet capture does not hold records back.
+    pub fn flush_outputs(&mut self) {
+        if let Some(hook) = self.hook.as_mut() {
+            hook.flush();
+        }
+        if let Some(w) = &self.flows_out {
+            w.write_chunk(&mut self.out_buf);
+        }
+    }
+
     fn emit_finished(&mut self) {
         let mut finished = std::mem::take(&mut self.finished);
         finished.extend(self.table.drain_finished());

@@ -525,6 +525,18 @@ impl N {
     }
 }
 
+/// A flow's direction as rules and alerts name it (`outbound`, `inbound`, `internal`,
+/// `host` or `external`), from which ends the inventory knows at the flow's start:
+/// the one definition flow records (`watch`) and alerts share.
+pub fn flow_direction(inv: &Inventory, rec: &FlowRecord) -> &'static str {
+    let cc = inv.lookup(rec.orig_h, rec.ts).is_some();
+    let sc = inv.lookup(rec.resp_h, rec.ts).is_some();
+    DIRECTIONS
+        .get(direction(inv, rec, cc, sc))
+        .copied()
+        .unwrap_or("external")
+}
+
 /// Direction index into [`DIRECTIONS`].
 fn direction(inv: &Inventory, rec: &FlowRecord, cc: bool, sc: bool) -> usize {
     if inv.is_host(rec.orig_h) || inv.is_host(rec.resp_h) {

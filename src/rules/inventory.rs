@@ -26,6 +26,8 @@ pub struct Container {
     pub labels: BTreeMap<String, String>,
     pub ips: Vec<IpAddr>,
     pub macs: Vec<String>,
+    /// The Docker network the addresses are on (name or id), when known.
+    pub network: Option<String>,
     pub since: Option<Nanos>,
     pub until: Option<Nanos>,
 }
@@ -116,6 +118,7 @@ struct EntryJson {
     ips: Vec<String>,
     #[serde(default)]
     macs: Vec<String>,
+    network: Option<String>,
     since: Option<String>,
     until: Option<String>,
 }
@@ -153,6 +156,7 @@ impl Inventory {
             let mut c = Container::new(&e.id, &e.name, &e.image);
             c.labels = e.labels;
             c.macs = e.macs;
+            c.network = e.network;
             for ip in &e.ips {
                 c.ips.push(
                     ip.parse()

@@ -1,0 +1,95 @@
+//! Flags of `bridgewatch watch` (clap).  Kept apart from `cli.rs` so the live mode's
+//! options grow without touching replay's; turning them into settings happens in
+//! [`super::run`].
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Interface to capture on; repeatable.  On a container host, capture each bridge
+    /// (docker0, br-*) rather than its veths as well: a packet crossing a bridge is
+    /// seen on both, and would be counted twice.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", required = true)]
+    pub interfaces: Vec<String>,
+
+    /// Only packets matching this BPF filter expression (tcpdump syntax) are captured;
+    /// applied in the kernel.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Write flow records (JSON lines) to this file, or - for stdout.  Records gain
+    /// `orig_container`, `resp_container`, `direction` and `interim`.
+    #[arg(long, value_name = "PATH|-")]
+    pub flows: Option<String>,
+
+    /// Where to write alerts (one per line, see --alerts-format): a file path, or -
+    /// for stdout (the default).
+    #[arg(long, value_name = "PATH|-")]
+    pub alerts: Option<String>,
+
+    /// Format of the alert lines: native, ecs, ocsf or cef.
+    #[arg(long, value_name = "FORMAT", default_value = "native")]
+    pub alerts_format: String,
+
+    /// Rule file or folder of *.yaml files; repeatable.  Default: the shipped policies.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// Load the shipped policies first, then the --rules files.
+    #[arg(long)]
+    pub default_rules: bool,
+
+    /// Evaluate no rules at all (flow records only).
+    #[arg(long, conflicts_with_all = ["rules", "default_rules"])]
+    pub no_rules: bool,
+
+    /// Only rules at or above this priority run.
+    #[arg(long, value_name = "LEVEL", default_value = "DEBUG")]
+    pub min_priority: String,
+
+    /// Container inventory (JSON, the format `replay --containers` reads) naming the
+    /// containers behind addresses; each flow end is labelled from it.
+    #[arg(long, value_name = "FILE")]
+    pub containers: Option<PathBuf>,
+
+    /// Kernel capture buffer per interface, in bytes: what absorbs bursts while the
+    /// workers are busy.  Packets that do not fit are counted as kernel drops.
+    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
+    pub buffer_size: u32,
+
+    /// Bytes captured of each packet (headers are all bridgewatch reads; IP lengths
+    /// come from the headers, so counters stay exact when packets are cut).
+    #[arg(long, value_name = "N", default_value_t = 262_144)]
+    pub snaplen: u32,
+
+    /// Do not put the interfaces into promiscuous mode.  A Linux bridge shows the
+    /// traffic it forwards between containers only to a promiscuous capture.
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Write an interim record (`"interim": true`) for every flow that has been
+    /// open this long and saw packets since the last interim sweep; 0 turns it off.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub active_timeout: f64,
+
+    /// Override a flow timeout (NAME=SECS; names as for replay); repeatable.
+    #[arg(long = "timeout", value_name = "NAME=SECS")]
+    pub timeouts: Vec<String>,
+
+    /// Flow worker threads (default: the number of CPUs, at most 8).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Most flows tracked at once over all threads.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_flows: usize,
+
+    /// Seed of the Community ID hash.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
+
+    /// No summary on stderr at the end.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

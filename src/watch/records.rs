@@ -1,0 +1,227 @@
+//! What `watch` does with each flow as it leaves a worker's table: the rules (the
+//! same [`RuleHook`] replay runs) and the flow record, written with the containers
+//! behind both ends.  A record is replay's JSON line with four keys added before the
+//! closing brace: `interim` (an active-timeout snapshot of a flow still open),
+//! `direction` (the rules' definition, [`flow_direction`]), and `orig_container` /
+//! `resp_container` (id, name, image, labels, network, or null), looked up in the
+//! inventory by each end's address at the flow's start, so an address a container
+//! held earlier names the container that held it then (the inventory's leases).
+
+use crate::flow::record::FlowRecord;
+use crate::pipeline::alerts::RuleHook;
+use crate::pipeline::output::{SharedWriter, CHUNK};
+use crate::pipeline::FlowHook;
+use crate::rules::{flow_direction, Container, Inventory};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One worker's hook in `watch`: rules first, then the record.
+pub struct WatchHook {
+    pub rules: Option<RuleHook>,
+    pub records: Option<RecordWriter>,
+}
+
+impl FlowHook for WatchHook {
+    fn on_start(&mut self, record: &FlowRecord) {
+        if let Some(r) = self.rules.as_mut() {
+            r.on_start(record);
+        }
+    }
+
+    fn on_end(&mut self, record: &FlowRecord) {
+        if let Some(r) = self.rules.as_mut() {
+            r.on_end(record);
+        }
+        if let Some(w) = self.records.as_mut() {
+            w.write(record, false);
+        }
+    }
+
+    fn on_interim(&mut self, record: &FlowRecord) {
+        if let Some(w) = self.records.as_mut() {
+            w.write(record, true);
+        }
+    }
+
+    fn flush(&mut self) {
+        // RuleHook::finish writes what it holds and moves its counts to the shared
+        // totals; it keeps working afterwards, so it doubles as a flush.
+        if let Some(r) = self.rules.as_mut() {
+            r.finish();
+        }
+        if let Some(w) = self.records.as_mut() {
+            w.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        self.flush();
+    }
+}
+
+/// Writes attributed flow records into a shared output, in chunks.
+pub struct RecordWriter {
+    inv: Arc<Inventory>,
+    out: Arc<SharedWriter>,
+    buf: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct ContainerJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    image: &'a str,
+    labels: &'a BTreeMap<String, String>,
+    network: Option<&'a str>,
+}
+
+impl RecordWriter {
+    pub fn new(inv: Arc<Inventory>, out: Arc<SharedWriter>) -> RecordWriter {
+        RecordWriter {
+            inv,
+            out,
+            buf: Vec::with_capacity(CHUNK + 4096),
+        }
+    }
+
+    /// Appends `r` as one JSON line with the attribution keys.
+    pub fn write(&mut self, r: &FlowRecord, interim: bool) {
+        write_attributed(&self.inv, r, interim, &mut self.buf);
+        if self.buf.len() >= CHUNK {
+            self.out.write_chunk(&mut self.buf);
+        }
+    }
+
+    pub fn flush(&mut self) {
+        self.out.write_chunk(&mut self.buf);
+    }
+}
+
+/// `r`'s JSON line plus `interim`, `direction`, `orig_container`, `resp_container`.
+pub fn write_attributed(inv: &Inventory, r: &FlowRecord, interim: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    r.write_json_line(out);
+    // The line ends with "}\n": reopen the object.
+    if !out.ends_with(b"}\n") {
+        out.truncate(start);
+        return;
+    }
+    out.truncate(out.len() - 2);
+    out.extend_from_slice(if interim {
+        br#","interim":true,"direction":""#.as_slice()
+    } else {
+        br#","interim":false,"direction":""#
+    });
+    out.extend_from_slice(flow_direction(inv, r).as_bytes());
+    out.extend_from_slice(br#"","orig_container":"#);
+    write_container(out, inv.lookup(r.orig_h, r.ts));
+    out.extend_from_slice(br#","resp_container":"#);
+    write_container(out, inv.lookup(r.resp_h, r.ts));
+    out.extend_from_slice(b"}\n");
+}
+
+fn write_container(out: &mut Vec<u8>, c: Option<&Container>) {
+    let Some(c) = c else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let j = ContainerJson {
+        id: &c.id,
+        name: &c.name,
+        image: &c.image,
+        labels: &c.labels,
+        network: c.network.as_deref(),
+    };
+    // Serialising plain strings and a string map into a Vec cannot fail; a null keeps
+    // the line valid JSON if it ever did.
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, &j).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::record::EndReason;
+
+    fn record(orig: &str, resp: &str, ts: i64) -> FlowRecord {
+        FlowRecord {
+            ts,
+            end: ts + 1_000,
+            uid: "Cabc".into(),
+            proto: "tcp".into(),
+            proto_num: 6,
+            orig_h: orig.parse().unwrap(),
+            orig_p: 40000,
+            resp_h: resp.parse().unwrap(),
+            resp_p: 443,
+            orig_pkts: 3,
+            orig_ip_bytes: 180,
+            orig_bytes: 0,
+            resp_pkts: 2,
+            resp_ip_bytes: 120,
+            resp_bytes: 0,
+            conn_state: "SF",
+            history: "ShAFaf".into(),
+            community_id: "1:x".into(),
+            vlan: None,
+            inner_vlan: None,
+            iface: Some("br0".into()),
+            tunnel: None,
+            end_reason: EndReason::Timeout,
+        }
+    }
+
+    fn inventory() -> Inventory {
+        Inventory::from_json_str(
+            r#"{"containers":[
+                {"id":"e1","name":"es01","image":"elasticsearch:8.13","ips":["172.18.0.5"],
+                 "labels":{"tier":"data \"hot\""},"network":"search","until":"2026-01-01T00:00:00Z"},
+                {"id":"w2","name":"web","image":"nginx","ips":["172.18.0.5"],
+                 "since":"2026-01-01T00:00:00Z"},
+                {"id":"a3","name":"api","image":"api:1","ips":["172.18.0.6"]}],
+               "host_ips":["172.18.0.1"]}"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn line(inv: &Inventory, r: &FlowRecord, interim: bool) -> serde_json::Value {
+        let mut out = Vec::new();
+        write_attributed(inv, r, interim, &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn records_name_both_containers_and_the_direction() {
+        let inv = inventory();
+        // 2025-06-01: the address belonged to es01.
+        let t2025 = 1_748_736_000 * 1_000_000_000;
+        let v = line(&inv, &record("172.18.0.5", "203.0.113.9", t2025), false);
+        assert_eq!(v["direction"], "outbound");
+        assert_eq!(v["interim"], false);
+        assert_eq!(v["orig_container"]["name"], "es01");
+        assert_eq!(v["orig_container"]["image"], "elasticsearch:8.13");
+        assert_eq!(v["orig_container"]["labels"]["tier"], "data \"hot\"");
+        assert_eq!(v["orig_container"]["network"], "search");
+        assert!(v["resp_container"].is_null());
+        assert_eq!(v["conn_state"], "SF");
+        // 2026-06-01: the same address is web's now; api → web is internal.
+        let t2026 = 1_780_272_000 * 1_000_000_000;
+        let v = line(&inv, &record("172.18.0.6", "172.18.0.5", t2026), true);
+        assert_eq!(v["direction"], "internal");
+        assert_eq!(v["interim"], true);
+        assert_eq!(v["orig_container"]["id"], "a3");
+        assert_eq!(v["resp_container"]["name"], "web");
+        assert!(v["resp_container"]["network"].is_null());
+        // The bridge address is the host.
+        let v = line(&inv, &record("172.18.0.6", "172.18.0.1", t2026), false);
+        assert_eq!(v["direction"], "host");
+        let v = line(&inv, &record("198.51.100.1", "172.18.0.6", t2026), false);
+        assert_eq!(v["direction"], "inbound");
+    }
+}
