@@ -52,10 +52,15 @@ impl TimerWheel {
 
     /// Moves every entry due in a whole second before `t` into `out`.
     pub fn drain_due(&mut self, t: Nanos, out: &mut Vec<(u32, u32)>) {
+        let t_sec = t.div_euclid(NANOS_PER_SEC);
         if !self.started {
+            // Start the wheel at the clock, not at the first expiry pushed: started
+            // there, a flow with a shorter timeout than the first one (a quiet UDP flow
+            // after a TCP attempt) was clamped to that later second and ended late.
+            self.started = true;
+            self.cur = t_sec;
             return;
         }
-        let t_sec = t.div_euclid(NANOS_PER_SEC);
         let mut steps = 0;
         while self.cur < t_sec && steps < SPAN {
             out.extend(self.buckets[Self::bucket(self.cur)].drain(..));
@@ -88,6 +93,17 @@ impl TimerWheel {
 mod tests {
     use super::*;
     const S: Nanos = NANOS_PER_SEC;
+
+    #[test]
+    fn a_short_timer_pushed_after_a_long_one_is_not_held_back() {
+        let mut w = TimerWheel::new();
+        w.drain_due(100 * S, &mut Vec::new()); // the clock at the first packet
+        w.push(105 * S, 1, 0); // a TCP attempt: 5 s
+        w.push(101 * S + 5, 2, 0); // a UDP flow with a 1 s timeout
+        let mut out = Vec::new();
+        w.drain_due(102 * S, &mut out);
+        assert_eq!(out, vec![(2, 0)]);
+    }
 
     #[test]
     fn entries_come_due_after_their_second_and_far_ones_are_clamped() {
