@@ -9,7 +9,8 @@ packages=(
   tshark        # tests: ground-truth conversation counts, capture checks
   tcpdump       # benchmark reference
   time          # benchmark: peak RSS via /usr/bin/time
-  iproute2      # tests that build network namespaces
+  iproute2      # tests that build network namespaces (tests/watch_netns.rs: bridge, veths, ip netns)
+  util-linux    # setpriv: tests/watch_netns.rs runs watch without CAP_NET_RAW
   rsyslog       # tests: a real syslog receiver for the syslog output
 )
 

@@ -1,0 +1,654 @@
+//! `bridgewatch watch` end to end with real parts: a Linux bridge and three network
+//! namespaces the test builds itself, real TCP, UDP and ICMP between them and to the
+//! bridge address, and the real binary capturing the bridge with libpcap until it is
+//! sent SIGTERM.  Checks flow counters against what was sent, directions, container
+//! attribution from a static inventory, interim records, quiet flows ended by idle
+//! ticks, and the Elasticsearch policy (fires for port 8443, not for 9300).
+//!
+//! Everything lives in namespaces named `bwt-<pid>-*`: the bridge sits in its own
+//! "host" namespace (so the machine's firewall and Docker's bridge-netfilter rules
+//! never see the traffic), and deleting the namespaces by name removes every link.
+//! Needs root and `ip netns`; without them the tests skip with a reason, except under
+//! CI=true, where they fail.
+
+use serde_json::Value;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::io::AsRawFd;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bridgewatch");
+
+/// Whether the test can run here; `Err` says why not.  Under CI=true a missing
+/// prerequisite is a failure, not a skip.
+fn prerequisites() -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("needs root (network namespaces, live capture)".into());
+    }
+    match Command::new("ip").args(["netns", "list"]).output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "`ip netns` unavailable: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )),
+        Err(e) => Err(format!("`ip` (iproute2) not found: {e}")),
+    }
+}
+
+fn skip(test: &str) -> bool {
+    match prerequisites() {
+        Ok(()) => false,
+        Err(reason) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{test}: cannot run under CI=true: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipping {test}: {reason}");
+            true
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Namespaces (and with them every link inside) removed by name on drop, and the
+/// watch process killed by its pid if it is still running.
+struct Lab {
+    namespaces: Vec<String>,
+    watch: Option<Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.watch.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Runs `f` on a new thread inside namespace `ns` (setns is per thread).
+fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let fd = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+        // SAFETY: a valid namespace descriptor; only this thread changes namespace.
+        let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+/// A TCP server in `ns` on `addr:port`: accepts one connection, reads to EOF, answers
+/// `reply` bytes and closes.  Returns the bytes it read.  Bound before this returns.
+fn tcp_server(ns: &str, addr: &str, port: u16, reply: usize) -> JoinHandle<usize> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let addr = format!("{addr}:{port}");
+    let h = in_ns(ns, move || {
+        let l = TcpListener::bind(&addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        tx.send(()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        s.write_all(&vec![b'r'; reply]).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let _ = s.read(&mut [0u8; 16]);
+        got.len()
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("server did not bind");
+    h
+}
+
+/// From `ns`, connects to `dst:port`, sends `chunks` (pausing `gap` before each after
+/// the first), half-closes, reads the answer to EOF.  Returns the answer's length.
+fn tcp_client(ns: &str, dst: &str, port: u16, chunks: Vec<usize>, gap: Duration) -> usize {
+    let dst = format!("{dst}:{port}");
+    in_ns(ns, move || {
+        let mut s = TcpStream::connect(&dst).unwrap_or_else(|e| panic!("connect {dst}: {e}"));
+        s.set_nodelay(true).unwrap();
+        for (i, n) in chunks.into_iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(gap);
+            }
+            s.write_all(&vec![b'q'; n]).unwrap();
+        }
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got.len()
+    })
+    .join()
+    .unwrap()
+}
+
+fn icmp_checksum(b: &[u8]) -> u16 {
+    let mut sum = 0u32;
+    for c in b.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// From `ns`, sends `count` ICMP echo requests (56 bytes of payload) to `dst` over a
+/// raw socket, one after the other's reply.  Returns the replies received.
+fn ping(ns: &str, dst: Ipv4Addr, count: u16) -> u16 {
+    in_ns(ns, move || {
+        // SAFETY: plain socket calls on a descriptor this closure owns and closes.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP);
+            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+            let tv = libc::timeval {
+                tv_sec: 2,
+                tv_usec: 0,
+            };
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
+            let sa = libc::sockaddr_in {
+                sin_family: libc::AF_INET as u16,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(dst.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            let id = (std::process::id() & 0xffff) as u16;
+            let mut replies = 0;
+            for seq in 1..=count {
+                let mut m = vec![8u8, 0, 0, 0];
+                m.extend_from_slice(&id.to_be_bytes());
+                m.extend_from_slice(&seq.to_be_bytes());
+                m.extend_from_slice(&[0xa5; 56]);
+                let c = icmp_checksum(&m);
+                m[2..4].copy_from_slice(&c.to_be_bytes());
+                let n = libc::sendto(
+                    fd,
+                    m.as_ptr() as *const libc::c_void,
+                    m.len(),
+                    0,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in>() as u32,
+                );
+                assert_eq!(n, m.len() as isize);
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < deadline {
+                    let mut buf = [0u8; 1500];
+                    let n = libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0);
+                    if n < 28 {
+                        break;
+                    }
+                    let ihl = usize::from(buf[0] & 0x0f) * 4;
+                    let icmp = &buf[ihl..n as usize];
+                    if icmp[0] == 0
+                        && icmp[4..6] == id.to_be_bytes()
+                        && icmp[6..8] == seq.to_be_bytes()
+                    {
+                        replies += 1;
+                        break;
+                    }
+                }
+            }
+            libc::close(fd);
+            replies
+        }
+    })
+    .join()
+    .unwrap()
+}
+
+fn json_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+fn wait_for(stderr: &Mutex<String>, needle: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if stderr.lock().unwrap().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
+    if skip("watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy") {
+        return;
+    }
+    let t0 = Instant::now();
+    let pid = std::process::id();
+    let host = format!("bwt-{pid}-h");
+    let (es, app, ext) = (
+        format!("bwt-{pid}-es"),
+        format!("bwt-{pid}-app"),
+        format!("bwt-{pid}-ext"),
+    );
+    let br = format!("bwt{pid}br");
+    let mut lab = Lab {
+        namespaces: Vec::new(),
+        watch: None,
+    };
+    ip(&["netns", "add", &host]);
+    lab.namespaces.push(host.clone());
+    ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
+    ip(&["-n", &host, "addr", "add", "10.77.0.1/24", "dev", &br]);
+    ip(&["-n", &host, "link", "set", &br, "up"]);
+    ip(&["-n", &host, "link", "set", "lo", "up"]);
+    // (namespace, address, MAC, host-side veth)
+    let ends = [
+        (&es, "10.77.0.10", "02:42:0a:4d:00:0a", format!("bwt{pid}e")),
+        (
+            &app,
+            "10.77.0.20",
+            "02:42:0a:4d:00:14",
+            format!("bwt{pid}a"),
+        ),
+        (
+            &ext,
+            "10.77.0.30",
+            "02:42:0a:4d:00:1e",
+            format!("bwt{pid}x"),
+        ),
+    ];
+    for (ns, addr, mac, veth) in &ends {
+        ip(&["netns", "add", ns]);
+        lab.namespaces.push(ns.to_string());
+        ip(&[
+            "-n", &host, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
+        ip(&["-n", ns, "link", "set", "eth0", "address", mac]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", ns, "link", "set", "eth0", "up"]);
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", &host, "link", "set", veth, "master", &br]);
+        ip(&["-n", &host, "link", "set", veth, "up"]);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("containers.json");
+    std::fs::write(
+        &inv,
+        r#"{"containers": [
+  {"id": "e5e5e5e5e5e5", "name": "search-es01-1", "image": "elasticsearch:8.13",
+   "labels": {"app.tier": "data"}, "ips": ["10.77.0.10"], "macs": ["02:42:0a:4d:00:0a"],
+   "network": "search_default"},
+  {"id": "a1a1a1a1a1a1", "name": "shop-api-1", "image": "shop/api:2.1",
+   "labels": {"app.tier": "web"}, "ips": ["10.77.0.20"], "macs": ["02:42:0a:4d:00:14"]}],
+ "host_ips": ["10.77.0.1"]}"#,
+    )
+    .unwrap();
+    let flows = dir.path().join("flows.jsonl");
+    let alerts = dir.path().join("alerts.jsonl");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &host, BIN, "watch", "-i", &br])
+        .arg("--containers")
+        .arg(&inv)
+        .arg("--flows")
+        .arg(&flows)
+        .arg("--alerts")
+        .arg(&alerts)
+        .args([
+            "--timeout",
+            "udp=1",
+            "--active-timeout",
+            "1",
+            "--threads",
+            "2",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bridgewatch watch");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let err_pipe = child.stderr.take().unwrap();
+    let reader = {
+        let stderr = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    let watch_pid = child.id() as libc::pid_t;
+    lab.watch = Some(child);
+    assert!(
+        wait_for(&stderr, "watching with", Duration::from_secs(20)),
+        "watch did not start: {}",
+        stderr.lock().unwrap()
+    );
+
+    // 1. app → es:9200, TCP: 1000 bytes up, 2000 down (internal).
+    let srv = tcp_server(&es, "10.77.0.10", 9200, 2000);
+    assert_eq!(
+        tcp_client(&app, "10.77.0.10", 9200, vec![1000], Duration::ZERO),
+        2000
+    );
+    assert_eq!(srv.join().unwrap(), 1000);
+    // 2. es → ext:9300 (the transport port: allowed) and es → ext:8443 (not allowed).
+    for port in [9300, 8443] {
+        let srv = tcp_server(&ext, "10.77.0.30", port, 10);
+        assert_eq!(
+            tcp_client(&es, "10.77.0.30", port, vec![100], Duration::ZERO),
+            10
+        );
+        assert_eq!(srv.join().unwrap(), 100);
+    }
+    // 3. ICMP: app pings the bridge address (host), ext pings es (inbound).
+    assert_eq!(ping(&app, Ipv4Addr::new(10, 77, 0, 1), 3), 3);
+    assert_eq!(ping(&ext, Ipv4Addr::new(10, 77, 0, 10), 3), 3);
+    // 4. UDP app:41000 → ext:5001: three datagrams of 100 bytes, two answers of 50.
+    let udp_srv = in_ns(&ext, || {
+        let s = UdpSocket::bind("10.77.0.30:5001").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 2048];
+        let mut from = None;
+        for _ in 0..3 {
+            let (n, f) = s.recv_from(&mut buf).unwrap();
+            assert_eq!(n, 100);
+            from = Some(f);
+        }
+        for _ in 0..2 {
+            s.send_to(&[b'u'; 50], from.unwrap()).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    in_ns(&app, || {
+        let s = UdpSocket::bind("10.77.0.20:41000").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        for _ in 0..3 {
+            s.send_to(&[b'd'; 100], "10.77.0.30:5001").unwrap();
+        }
+        let mut buf = [0u8; 2048];
+        for _ in 0..2 {
+            assert_eq!(s.recv_from(&mut buf).unwrap().0, 50);
+        }
+    })
+    .join()
+    .unwrap();
+    udp_srv.join().unwrap();
+    // 5. A long-lived connection, app → es:9201: 8 × 10 bytes over 2.1 s, longer than
+    //    the 1 s active timeout; meanwhile the UDP flow goes quiet past its 1 s timeout.
+    let srv = tcp_server(&es, "10.77.0.10", 9201, 0);
+    tcp_client(
+        &app,
+        "10.77.0.10",
+        9201,
+        vec![10; 8],
+        Duration::from_millis(300),
+    );
+    assert_eq!(srv.join().unwrap(), 80);
+    // Tables keep timers in 1 s buckets and ticks lag wall time by 0.5 s: the quiet UDP
+    // flow ends at most 2.7 s after its last packet.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // SIGTERM: flush and exit 0.
+    // SAFETY: signalling the child this test started, by its pid.
+    assert_eq!(unsafe { libc::kill(watch_pid, libc::SIGTERM) }, 0);
+    let mut child = lab.watch.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    reader.join().unwrap();
+    let err = stderr.lock().unwrap().clone();
+    assert!(status.success(), "watch exited {status}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!("capture {br}:")) && err.contains("dropped by the kernel"),
+        "summary lacks the per-interface line: {err}"
+    );
+    assert!(err.contains("alerts: 1"), "{err}");
+
+    let recs = json_lines(&flows);
+    let dump = || {
+        recs.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let finals: Vec<&Value> = recs.iter().filter(|r| r["interim"] == false).collect();
+    let find = |proto: &str, orig: &str, resp: &str, resp_p: u64| -> &Value {
+        let hits: Vec<&&Value> = finals
+            .iter()
+            .filter(|r| {
+                r["proto"] == proto
+                    && r["orig_h"] == orig
+                    && r["resp_h"] == resp
+                    && r["resp_p"] == resp_p
+            })
+            .collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "{proto} {orig} -> {resp}:{resp_p}: want one final record in\n{}",
+            dump()
+        );
+        hits[0]
+    };
+    for r in &recs {
+        assert_eq!(r["iface"], br.as_str(), "{r}");
+    }
+
+    // 1. TCP, internal, both ends named; payload counters are exactly what was sent.
+    let r = find("tcp", "10.77.0.20", "10.77.0.10", 9200);
+    assert_eq!(r["direction"], "internal", "{r}");
+    assert_eq!(r["conn_state"], "SF", "{r}");
+    assert_eq!(
+        (r["orig_bytes"].as_u64(), r["resp_bytes"].as_u64()),
+        (Some(1000), Some(2000)),
+        "{r}"
+    );
+    assert!(r["orig_pkts"].as_u64().unwrap() >= 3, "{r}");
+    assert!(r["resp_pkts"].as_u64().unwrap() >= 3, "{r}");
+    // IP bytes: at least 40 bytes of headers per packet on top of the payload.
+    for side in ["orig", "resp"] {
+        let (ipb, pl, pk) = (
+            r[format!("{side}_ip_bytes")].as_u64().unwrap(),
+            r[format!("{side}_bytes")].as_u64().unwrap(),
+            r[format!("{side}_pkts")].as_u64().unwrap(),
+        );
+        assert!(ipb >= pl + 40 * pk && ipb <= pl + 80 * pk, "{side}: {r}");
+    }
+    assert_eq!(r["orig_container"]["name"], "shop-api-1");
+    assert_eq!(r["orig_container"]["image"], "shop/api:2.1");
+    assert_eq!(r["orig_container"]["labels"]["app.tier"], "web");
+    assert_eq!(r["resp_container"]["id"], "e5e5e5e5e5e5");
+    assert_eq!(r["resp_container"]["image"], "elasticsearch:8.13");
+    assert_eq!(r["resp_container"]["network"], "search_default");
+
+    // 2. Outbound from the Elasticsearch container; the outside end is no container.
+    for port in [9300, 8443] {
+        let r = find("tcp", "10.77.0.10", "10.77.0.30", port);
+        assert_eq!(r["direction"], "outbound", "{r}");
+        assert_eq!(r["orig_container"]["name"], "search-es01-1", "{r}");
+        assert!(r["resp_container"].is_null(), "{r}");
+        assert_eq!(
+            (r["orig_bytes"].as_u64(), r["resp_bytes"].as_u64()),
+            (Some(100), Some(10)),
+            "{r}"
+        );
+        assert_eq!(r["conn_state"], "SF", "{r}");
+    }
+
+    // 3. ICMP: 3 echo requests and 3 replies each; 84 IP bytes per packet.
+    let r = find("icmp", "10.77.0.20", "10.77.0.1", 0);
+    assert_eq!(r["direction"], "host", "{r}");
+    assert_eq!(r["orig_container"]["name"], "shop-api-1", "{r}");
+    assert!(r["resp_container"].is_null(), "{r}");
+    let r2 = find("icmp", "10.77.0.30", "10.77.0.10", 0);
+    assert_eq!(r2["direction"], "inbound", "{r2}");
+    assert!(r2["orig_container"].is_null(), "{r2}");
+    assert_eq!(r2["resp_container"]["name"], "search-es01-1", "{r2}");
+    for r in [r, r2] {
+        assert_eq!(
+            (r["orig_pkts"].as_u64(), r["resp_pkts"].as_u64()),
+            (Some(3), Some(3)),
+            "{r}"
+        );
+        assert_eq!(
+            (r["orig_ip_bytes"].as_u64(), r["resp_ip_bytes"].as_u64()),
+            (Some(252), Some(252)),
+            "{r}"
+        );
+    }
+
+    // 4. UDP: exact counters, and ended by the 1 s timeout on an idle tick (wall
+    //    time), not by the SIGTERM flush.
+    let r = find("udp", "10.77.0.20", "10.77.0.30", 5001);
+    assert_eq!(r["orig_p"], 41000);
+    assert_eq!(
+        (r["orig_pkts"].as_u64(), r["resp_pkts"].as_u64()),
+        (Some(3), Some(2)),
+        "{r}"
+    );
+    assert_eq!(
+        (r["orig_bytes"].as_u64(), r["resp_bytes"].as_u64()),
+        (Some(300), Some(100)),
+        "{r}"
+    );
+    assert_eq!(
+        (r["orig_ip_bytes"].as_u64(), r["resp_ip_bytes"].as_u64()),
+        (Some(384), Some(156)),
+        "{r}"
+    );
+    assert_eq!(r["direction"], "outbound", "{r}");
+    assert_eq!(r["end_reason"], "timeout", "{r}");
+
+    // 5. The long-lived flow: interim records while open, then the final one.
+    let r = find("tcp", "10.77.0.20", "10.77.0.10", 9201);
+    assert_eq!(r["orig_bytes"], 80, "{r}");
+    let interim: Vec<&Value> = recs
+        .iter()
+        .filter(|x| x["interim"] == true && x["uid"] == r["uid"])
+        .collect();
+    assert!(!interim.is_empty(), "no interim record for {r}\n{}", dump());
+    for i in &interim {
+        assert_eq!(i["end_reason"], "active_timeout", "{i}");
+        let b = i["orig_bytes"].as_u64().unwrap();
+        // A snapshot: part of the bytes, or all of them once the last one came in
+        // (the closed connection stays in the table for tcp_closed).
+        assert!(b > 0 && b <= 80, "{i}");
+        assert_eq!(i["resp_container"]["name"], "search-es01-1", "{i}");
+    }
+    // Every interim record (other flows open past 1 s get them too) is a snapshot of
+    // a flow whose final record follows, with counters no larger than the final ones.
+    for i in recs.iter().filter(|x| x["interim"] == true) {
+        let f = finals
+            .iter()
+            .find(|f| f["uid"] == i["uid"])
+            .unwrap_or_else(|| panic!("interim record without a final one: {i}"));
+        for k in ["orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes"] {
+            assert!(i[k].as_u64() <= f[k].as_u64(), "{k}: {i} vs {f}");
+        }
+    }
+
+    // The Elasticsearch policy: 8443 fires, 9300 does not, and nothing else fires.
+    let al = json_lines(&alerts);
+    let es_rule = "Elasticsearch Unexpected Outbound Connection";
+    assert_eq!(
+        al.len(),
+        1,
+        "want exactly the one Elasticsearch alert:\n{}",
+        al.iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let a = &al[0];
+    assert_eq!(a["rule"], es_rule, "{a}");
+    assert_eq!(a["flow"]["resp_p"], 8443, "{a}");
+    assert!(
+        a["output"].as_str().unwrap().contains("search-es01-1"),
+        "{a}"
+    );
+    assert!(!al.iter().any(|a| a["flow"]["resp_p"] == 9300));
+    eprintln!("watch_netns: {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+#[test]
+fn watch_without_cap_net_raw_names_the_capability() {
+    if skip("watch_without_cap_net_raw_names_the_capability") {
+        return;
+    }
+    // Root without CAP_NET_RAW and CAP_NET_ADMIN (dropped from the bounding set, so
+    // the exec'd binary cannot have them).
+    let out = match Command::new("setpriv")
+        .args([
+            "--bounding-set",
+            "-net_raw,-net_admin",
+            "--",
+            BIN,
+            "watch",
+            "-i",
+            "lo",
+        ])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("setpriv (util-linux) is needed: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: setpriv (util-linux) not found: {e}");
+            return;
+        }
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("CAP_NET_RAW") && err.contains("lo"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["watch", "-i", "bwt-no-such-if0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bwt-no-such-if0") && err.contains("no such interface"),
+        "{err}"
+    );
+}
