@@ -652,3 +652,97 @@ fn watch_without_cap_net_raw_names_the_capability() {
         "{err}"
     );
 }
+
+#[test]
+fn watch_without_interfaces_captures_the_docker_bridges_only() {
+    if skip("watch_without_interfaces_captures_the_docker_bridges_only") {
+        return;
+    }
+    let pid = std::process::id();
+    let ns = format!("bwt-{pid}-d");
+    let empty = format!("bwt-{pid}-n");
+    let mut lab = Lab {
+        namespaces: Vec::new(),
+        watch: None,
+    };
+    ip(&["netns", "add", &ns]);
+    lab.namespaces.push(ns.clone());
+    ip(&["netns", "add", &empty]);
+    lab.namespaces.push(empty.clone());
+    let (docker_br, down_br, other_br) = (
+        format!("br-bwt{pid}"),
+        format!("br-bwt{pid}dn"),
+        format!("bwt{pid}vb"),
+    );
+    let (port, peer) = (format!("bwt{pid}p"), format!("bwt{pid}q"));
+    for b in [&docker_br, &down_br, &other_br] {
+        ip(&["-n", &ns, "link", "add", b, "type", "bridge"]);
+    }
+    for b in [&docker_br, &other_br] {
+        ip(&["-n", &ns, "link", "set", b, "up"]);
+    }
+    ip(&[
+        "-n", &ns, "link", "add", &port, "type", "veth", "peer", "name", &peer,
+    ]);
+    ip(&["-n", &ns, "link", "set", &port, "master", &docker_br]);
+    ip(&["-n", &ns, "link", "set", &port, "up"]);
+
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns, BIN, "watch", "--no-rules"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bridgewatch watch");
+    let watch_pid = child.id() as libc::pid_t;
+    let err_pipe = child.stderr.take().unwrap();
+    lab.watch = Some(child);
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let stderr = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    assert!(
+        wait_for(&stderr, "watching with", Duration::from_secs(20)),
+        "watch did not start: {}",
+        stderr.lock().unwrap()
+    );
+    // SAFETY: signalling the child this test started, by its pid.
+    assert_eq!(unsafe { libc::kill(watch_pid, libc::SIGTERM) }, 0);
+    let status = lab.watch.take().unwrap().wait().unwrap();
+    reader.join().unwrap();
+    let err = stderr.lock().unwrap().clone();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "capturing bridge {docker_br} (covers ports {port})"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{down_br} is down")), "{err}");
+    assert!(err.contains(&format!("capture {docker_br}:")), "{err}");
+    for not_captured in [&other_br, &port, &down_br] {
+        assert!(
+            !err.contains(&format!("capturing on {not_captured} ")),
+            "{not_captured} captured: {err}"
+        );
+    }
+
+    // A namespace without a Docker bridge: a clear error, not a silent empty run.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &empty, BIN, "watch"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("no Docker bridge") && err.contains("-i"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

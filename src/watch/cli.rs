@@ -9,8 +9,9 @@ use std::path::PathBuf;
 pub struct WatchArgs {
     /// Interface to capture on; repeatable.  On a container host, capture each bridge
     /// (docker0, br-*) rather than its veths as well: a packet crossing a bridge is
-    /// seen on both, and would be counted twice.
-    #[arg(short = 'i', long = "interface", value_name = "IFACE", required = true)]
+    /// seen on both, and would be counted twice.  Without -i: every docker0 and br-*
+    /// bridge present at start (not their veths).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
 
     /// Only packets matching this BPF filter expression (tcpdump syntax) are captured;

@@ -11,6 +11,7 @@
 //! printed and the exit status is 0.
 
 pub mod cli;
+pub mod discover;
 pub mod live;
 pub mod records;
 
@@ -55,7 +56,7 @@ fn wall_now() -> Nanos {
 }
 
 /// Runs `watch` until SIGINT/SIGTERM (or until every capture has ended).
-pub fn run(args: WatchArgs) -> Result<ExitCode> {
+pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut timeouts = Timeouts::default();
     for t in &args.timeouts {
@@ -79,6 +80,9 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
             .unwrap_or(1)
             .min(8),
     };
+    if args.interfaces.is_empty() {
+        args.interfaces = discover_bridges(args.quiet)?;
+    }
     let mut seen = std::collections::HashSet::new();
     for i in &args.interfaces {
         if !seen.insert(i) {
@@ -278,6 +282,42 @@ pub fn run(args: WatchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// No `-i`: the Docker bridges that are up, and a log line saying what was chosen.
+fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
+    let sys = Path::new("/sys/class/net");
+    let found = discover::docker_bridges(sys)
+        .with_context(|| format!("no -i given and {} cannot be read", sys.display()))?;
+    let mut chosen = Vec::new();
+    for b in &found {
+        if !b.up {
+            if !quiet {
+                eprintln!("bridgewatch: {} is down: not captured", b.name);
+            }
+            continue;
+        }
+        if !quiet {
+            eprintln!(
+                "bridgewatch: no -i given: capturing bridge {} (covers {}); its veths are not \
+                 captured as well, which would count bridged packets twice",
+                b.name,
+                if b.ports.is_empty() {
+                    "no ports yet".to_string()
+                } else {
+                    format!("ports {}", b.ports.join(", "))
+                }
+            );
+        }
+        chosen.push(b.name.clone());
+    }
+    if chosen.is_empty() {
+        bail!(
+            "no -i given and no Docker bridge (docker0, br-*) is up in {}: name the interfaces with -i",
+            sys.display()
+        );
+    }
+    Ok(chosen)
 }
 
 /// The per-interface lines of the summary.
