@@ -40,8 +40,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often a worker ends quiet flows, writes interim records and flushes output.
+/// How often a worker ends quiet flows and writes interim records.
 const TICK: Duration = Duration::from_millis(200);
+/// After packets, buffered alerts and records are handed on within this long (at
+/// most one write per worker per interval, however busy).
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// Idle ticks move a table's clock to wall time minus this, so packets still queued
 /// (in the kernel buffer or a channel) are not older than the clock they meet.
 const TICK_LAG: Nanos = NANOS_PER_SEC / 2;
@@ -339,32 +342,47 @@ fn capture_summary(counters: &[(String, Arc<IfaceCounters>)], interim: u64) -> S
     s
 }
 
-/// One flow worker: packets as they come, and every [`TICK`] the wall-clock work —
-/// quiet flows ended, interim records, output flushed.  Returns the worker (for its
-/// stats) and how many interim records it wrote, once every capture has hung up.
+/// One flow worker: packets as they come, output handed on [`FLUSH_EVERY`] after
+/// them, and every [`TICK`] the wall-clock work (quiet flows ended, interim records).
+/// Returns the worker (for its stats) and how many interim records it wrote, once
+/// every capture has hung up.
 fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> (Worker, u64) {
     let mut last_tick = Instant::now();
+    let mut last_flush = Instant::now();
+    let mut dirty = false;
     let mut last_sweep = wall_now();
     let mut interim = 0;
     loop {
-        match rx.recv_timeout(TICK) {
-            Ok(sub) => w.process(&sub.packets, sub.max_ts),
+        let wait = if dirty {
+            FLUSH_EVERY.saturating_sub(last_flush.elapsed())
+        } else {
+            TICK.saturating_sub(last_tick.elapsed())
+        };
+        match rx.recv_timeout(wait) {
+            Ok(sub) => {
+                w.process(&sub.packets, sub.max_ts);
+                dirty = true;
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if last_tick.elapsed() < TICK {
-            continue;
-        }
-        last_tick = Instant::now();
-        let now = wall_now();
-        w.process(&[], now - TICK_LAG);
-        if let Some(active) = active {
-            if now - last_sweep >= active {
-                interim += w.emit_interim(now - active, last_sweep);
-                last_sweep = now;
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            let now = wall_now();
+            w.process(&[], now - TICK_LAG);
+            if let Some(active) = active {
+                if now - last_sweep >= active {
+                    interim += w.emit_interim(now - active, last_sweep);
+                    last_sweep = now;
+                }
             }
+            dirty = true;
         }
-        w.flush_outputs();
+        if dirty && last_flush.elapsed() >= FLUSH_EVERY {
+            w.flush_outputs();
+            last_flush = Instant::now();
+            dirty = false;
+        }
     }
     w.finish();
     (w, interim)
