@@ -1,0 +1,232 @@
+//! `bridgewatch inventory` against the real Docker engine: containers the test
+//! starts on a network it creates, from an image it imports (its repository is
+//! `elasticsearch`, as a real stack's would be).  Checks that the one-shot
+//! inventory matches `docker inspect`; that `--follow` picks up a container
+//! started after it, and ends a removed one with `until` while keeping its IP;
+//! and that when a new container takes the removed one's IP, the exported
+//! inventory attributes that IP to the old container before the handover and to
+//! the new one after.  Everything made is removed by name at the end.
+
+mod common;
+
+use bridgewatch::rules::inventory::parse_rfc3339;
+use bridgewatch::rules::Inventory;
+use common::docker::*;
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// The `--follow` process; killed by pid when dropped.
+struct Follow {
+    child: Child,
+    lines: Receiver<Value>,
+}
+
+impl Follow {
+    fn start() -> Follow {
+        let mut child = Command::new(bin())
+            .args(["inventory", "--follow"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start bridgewatch inventory --follow");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("--follow printed a non-JSON line ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Follow { child, lines: rx }
+    }
+
+    /// The first inventory printed within `limit` that satisfies `want`.
+    fn wait_for(&self, what: &str, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        while let Some(left) = limit.checked_sub(start.elapsed()) {
+            match self.lines.recv_timeout(left) {
+                Ok(v) if want(&v) => return v,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("--follow never showed {what} within {limit:?}");
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn entries<'a>(inv: &'a Value, name: &str) -> Vec<&'a Value> {
+    inv["containers"]
+        .as_array()
+        .map(|a| a.iter().filter(|c| c["name"] == name).collect())
+        .unwrap_or_default()
+}
+
+fn inspect(name: &str, fmt: &str) -> String {
+    docker_ok(&["inspect", "-f", fmt, name])
+}
+
+#[test]
+fn inventory_follows_real_containers_and_attributes_a_reused_ip_by_time() {
+    if !docker_available("docker_inventory") {
+        return;
+    }
+    let pid = std::process::id();
+    let tag = format!("bwt{pid}");
+    let net = format!("bwt-inv-{pid}");
+    let es_image = format!("elasticsearch:{tag}");
+    let app_image = format!("bwt-app:{tag}");
+    let (es, app, app2) = (
+        format!("{tag}-es01"),
+        format!("{tag}-app"),
+        format!("{tag}-app2"),
+    );
+    let mut cleanup = DockerCleanup::default();
+    cleanup.containers = vec![es.clone(), app.clone(), app2.clone()];
+    cleanup.networks = vec![net.clone()];
+    cleanup.images = vec![es_image.clone(), app_image.clone()];
+
+    let dir = tempfile::tempdir().unwrap();
+    import_busybox_image(&es_image, dir.path());
+    docker_ok(&["tag", &es_image, &app_image]);
+    // A subnet of our own, so the test can hand one container's address to another.
+    let third = 100 + pid % 150;
+    let subnet = format!("10.213.{third}.0/24");
+    let reused_ip = format!("10.213.{third}.20");
+    docker_ok(&["network", "create", "--subnet", &subnet, &net]);
+    let run = |name: &str, image: &str, extra: &[&str]| {
+        let mut args = vec!["run", "-d", "--name", name, "--network", &net];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[image, "/bin/busybox", "sleep", "600"]);
+        docker_ok(&args)
+    };
+    let es_id = run(
+        &es,
+        &es_image,
+        &["--label", "com.docker.compose.service=es01"],
+    );
+
+    // One shot: what runs now, as docker inspect sees it.
+    let out = Command::new(bin()).arg("inventory").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inv: Value = serde_json::from_slice(&out.stdout).expect("inventory JSON");
+    let e = entries(&inv, &es);
+    assert_eq!(e.len(), 1, "es01 listed once: {inv}");
+    assert_eq!(e[0]["id"], es_id.as_str());
+    assert_eq!(e[0]["image"], es_image.as_str());
+    assert_eq!(e[0]["labels"]["com.docker.compose.service"], "es01");
+    assert_eq!(
+        e[0]["ips"][0],
+        inspect(
+            &es,
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+        )
+        .as_str()
+    );
+    assert_eq!(
+        e[0]["macs"][0],
+        inspect(
+            &es,
+            "{{range .NetworkSettings.Networks}}{{.MacAddress}}{{end}}"
+        )
+        .as_str()
+    );
+    assert_eq!(
+        e[0]["pid"].as_i64().unwrap().to_string(),
+        inspect(&es, "{{.State.Pid}}")
+    );
+    let gateway = format!("10.213.{third}.1");
+    assert!(
+        inv["host_ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == gateway.as_str()),
+        "the network's gateway is a host address: {inv}"
+    );
+    // Replay reads it as it is.
+    Inventory::from_json_str(&String::from_utf8_lossy(&out.stdout), "inventory")
+        .expect("replay --containers accepts what inventory prints");
+
+    // Follow: a container started afterwards appears.
+    let follow = Follow::start();
+    follow.wait_for("es01", Duration::from_secs(10), |v| {
+        !entries(v, &es).is_empty()
+    });
+    let started = Instant::now();
+    run(&app, &app_image, &["--ip", &reused_ip]);
+    follow.wait_for("app running", Duration::from_secs(10), |v| {
+        entries(v, &app)
+            .iter()
+            .any(|c| c["running"] == true && c["ips"][0] == reused_ip.as_str())
+    });
+    eprintln!(
+        "docker_inventory: a new container was in the inventory {:?} after `docker run` was called",
+        started.elapsed()
+    );
+
+    // Removed: its lease ends, keeping the address it had.
+    docker_ok(&["rm", "-f", &app]);
+    follow.wait_for("app ended", Duration::from_secs(10), |v| {
+        entries(v, &app).iter().any(|c| {
+            c["running"] == false && c["until"].is_string() && c["ips"][0] == reused_ip.as_str()
+        })
+    });
+    // A new container takes the same address.
+    std::thread::sleep(Duration::from_millis(50));
+    run(&app2, &app_image, &["--ip", &reused_ip]);
+    let last = follow.wait_for("app2 running", Duration::from_secs(10), |v| {
+        entries(v, &app2).iter().any(|c| c["running"] == true)
+    });
+    let text = last.to_string();
+    let loaded = Inventory::from_json_str(&text, "follow").expect("loads");
+    let old = entries(&last, &app)[0];
+    let new = entries(&last, &app2)[0];
+    let t = |v: &Value, k: &str| parse_rfc3339(v[k].as_str().unwrap()).unwrap();
+    let ip = reused_ip.parse().unwrap();
+    let during_old = t(old, "since") + (t(old, "until") - t(old, "since")) / 2;
+    assert_eq!(
+        loaded.lookup(ip, during_old).map(|c| c.name.as_str()),
+        Some(app.as_str())
+    );
+    let after_new = t(new, "since") + 1_000_000;
+    assert_eq!(
+        loaded.lookup(ip, after_new).map(|c| c.name.as_str()),
+        Some(app2.as_str())
+    );
+    drop(follow);
+    drop(cleanup);
+}
+
+#[test]
+fn unreachable_daemon_is_a_clear_error_not_a_panic() {
+    let out = Command::new(bin())
+        .args(["inventory", "--docker-host", "unix:///nonexistent/bwt.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the Docker API at unix:///nonexistent/bwt.sock"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
