@@ -15,24 +15,42 @@ use common::docker::*;
 use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::net::Shutdown;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The `--follow` process; killed by pid when dropped.
 struct Follow {
     child: Child,
     lines: Receiver<Value>,
+    log: Receiver<String>,
 }
 
 impl Follow {
-    fn start() -> Follow {
+    fn start(extra: &[&str]) -> Follow {
         let mut child = Command::new(bin())
             .args(["inventory", "--follow"])
+            .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start bridgewatch inventory --follow");
+        let err = child.stderr.take().unwrap();
+        let (log_tx, log) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[inventory --follow] {line}");
+                if log_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let out = child.stdout.take().unwrap();
         let (tx, rx) = channel();
         std::thread::spawn(move || {
@@ -45,7 +63,24 @@ impl Follow {
                 }
             }
         });
-        Follow { child, lines: rx }
+        Follow {
+            child,
+            lines: rx,
+            log,
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    fn wait_log(&self, needle: &str, limit: Duration) {
+        let start = Instant::now();
+        while let Some(left) = limit.checked_sub(start.elapsed()) {
+            match self.log.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("--follow never logged {needle:?} within {limit:?}");
     }
 
     /// The first inventory printed within `limit` that satisfies `want`.
@@ -167,7 +202,7 @@ fn inventory_follows_real_containers_and_attributes_a_reused_ip_by_time() {
         .expect("replay --containers accepts what inventory prints");
 
     // Follow: a container started afterwards appears.
-    let follow = Follow::start();
+    let follow = Follow::start(&[]);
     follow.wait_for("es01", Duration::from_secs(10), |v| {
         !entries(v, &es).is_empty()
     });
@@ -214,6 +249,129 @@ fn inventory_follows_real_containers_and_attributes_a_reused_ip_by_time() {
     );
     drop(follow);
     drop(cleanup);
+}
+
+/// A stand-in path for the Docker socket that forwards to the real one and can
+/// be taken away and brought back, as a daemon restart does to its clients.
+struct SocketProxy {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<UnixStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SocketProxy {
+    fn start(path: &Path) -> SocketProxy {
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path).expect("bind the proxy socket");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let (s, c) = (stop.clone(), conns.clone());
+        let accept = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let client = match listener.accept() {
+                    Ok((client, _)) => client,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(daemon) = UnixStream::connect("/var/run/docker.sock") else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), daemon.try_clone().unwrap()),
+                    (daemon.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+                c.lock().unwrap().extend([client, daemon]);
+            }
+        });
+        SocketProxy {
+            path: path.to_path_buf(),
+            stop,
+            conns,
+            accept: Some(accept),
+        }
+    }
+
+    /// Closes the socket and every connection through it.
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for SocketProxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn follow_survives_the_daemon_going_away_and_resyncs_what_it_missed() {
+    if !docker_available("docker_inventory") {
+        return;
+    }
+    let pid = std::process::id();
+    let tag = format!("bwr{pid}");
+    let net = format!("bwt-rec-{pid}");
+    let image = format!("bwt-rec:{tag}");
+    let (first, missed) = (format!("{tag}-first"), format!("{tag}-missed"));
+    let mut cleanup = DockerCleanup::default();
+    cleanup.containers = vec![first.clone(), missed.clone()];
+    cleanup.networks = vec![net.clone()];
+    cleanup.images = vec![image.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    import_busybox_image(&image, dir.path());
+    docker_ok(&["network", "create", &net]);
+    let run = |name: &str| {
+        docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            &net,
+            &image,
+            "/bin/busybox",
+            "sleep",
+            "600",
+        ])
+    };
+    run(&first);
+
+    let sock = dir.path().join("docker.sock");
+    let mut proxy = SocketProxy::start(&sock);
+    let host = format!("unix://{}", sock.display());
+    let follow = Follow::start(&["--docker-host", &host]);
+    follow.wait_for("first", Duration::from_secs(10), |v| {
+        !entries(v, &first).is_empty()
+    });
+
+    // The daemon "restarts": the socket and the event stream go away.
+    proxy.stop();
+    follow.wait_log("retrying in", Duration::from_secs(10));
+    // What happens meanwhile is found by the resync.
+    run(&missed);
+    let _proxy = SocketProxy::start(&sock);
+    follow.wait_log("inventory synced", Duration::from_secs(20));
+    follow.wait_for("missed, after the reconnect", Duration::from_secs(5), |v| {
+        entries(v, &missed).iter().any(|c| c["running"] == true)
+            && entries(v, &first).iter().any(|c| c["running"] == true)
+    });
 }
 
 #[test]

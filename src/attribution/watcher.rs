@@ -146,7 +146,11 @@ async fn session(
                     "{shown}: event stream ended"
                 )))
             }
-            Some(Err(e)) => return Err(SessionEnd::WasSynced(format!("{shown}: {e}"))),
+            Some(Err(e)) => {
+                return Err(SessionEnd::WasSynced(format!(
+                    "{shown}: event stream broke ({e})"
+                )))
+            }
             Some(Ok(ev)) => ev,
         };
         if let Some(t) = ev.time {
