@@ -197,6 +197,18 @@ fn inventory_follows_real_containers_and_attributes_a_reused_ip_by_time() {
             .any(|g| g == gateway.as_str()),
         "the network's gateway is a host address: {inv}"
     );
+    // The host end of its veth: the interface whose index the container's eth0
+    // names as its peer (read inside the container, from its own sysfs).
+    let peer = docker_ok(&[
+        "exec",
+        &es,
+        "/bin/busybox",
+        "cat",
+        "/sys/class/net/eth0/iflink",
+    ]);
+    let veth = e[0]["veths"][0].as_str().expect("the host veth is listed");
+    let host_index = std::fs::read_to_string(format!("/sys/class/net/{veth}/ifindex")).unwrap();
+    assert_eq!(host_index.trim(), peer, "{veth} is eth0's peer");
     // Replay reads it as it is.
     Inventory::from_json_str(&String::from_utf8_lossy(&out.stdout), "inventory")
         .expect("replay --containers accepts what inventory prints");

@@ -18,7 +18,11 @@ pub fn run(docker_host: Option<String>, follow: bool) -> anyhow::Result<ExitCode
         .build()?;
     let json = rt.block_on(async {
         let (d, shown) = docker::connect(docker_host.as_deref()).await?;
-        let listed = docker::running_containers(&d, &shown).await?;
+        let mut listed = docker::running_containers(&d, &shown).await?;
+        let mut warned = false;
+        for c in &mut listed {
+            watcher::find_veths(c, &mut warned);
+        }
         let mut inv = super::LiveInventory::default();
         inv.resync(listed, &watcher::rfc3339_now());
         Ok::<_, docker::DockerError>(inv.to_json(true))

@@ -74,6 +74,30 @@ pub struct ContainerInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub netns_of: Option<String>,
     pub networks: Vec<NetworkInfo>,
+    /// Host-side names of the veths whose other end is in this container's network
+    /// namespace (see [`super::netns`]); empty when unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub veths: Vec<String>,
+}
+
+impl ContainerInfo {
+    /// Finds the host ends of this container's veths (running, own or shared
+    /// netns, not host mode).  An error means attribution by veth is not
+    /// available for it; MAC/IP leases still are.
+    pub fn fill_veths(
+        &mut self,
+        host_links: &std::collections::HashMap<u32, String>,
+    ) -> Result<(), super::netns::NetnsError> {
+        self.veths.clear();
+        let Some(pid) = self
+            .pid
+            .filter(|_| self.running && self.network_mode != "host")
+        else {
+            return Ok(());
+        };
+        self.veths = super::netns::host_veths_of(pid, host_links)?;
+        Ok(())
+    }
 }
 
 /// Where to reach the daemon: `None` means `DOCKER_HOST`, else the local socket.
@@ -216,6 +240,7 @@ pub fn from_inspect(r: ContainerInspectResponse) -> ContainerInfo {
         network_mode,
         netns_of,
         networks,
+        veths: Vec::new(),
     }
 }
 

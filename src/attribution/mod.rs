@@ -11,6 +11,7 @@
 pub mod command;
 pub mod docker;
 pub mod live;
+pub mod netns;
 pub mod watcher;
 
 pub use docker::{ContainerInfo, DockerError, NetworkInfo};

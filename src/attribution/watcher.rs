@@ -122,9 +122,13 @@ async fn session(
         until: None,
         filters: Some(filters),
     }));
-    let listed = docker::running_containers(&docker, &shown)
+    let mut listed = docker::running_containers(&docker, &shown)
         .await
         .map_err(SessionEnd::Failed)?;
+    let mut veth_warned = false;
+    for c in &mut listed {
+        find_veths(c, &mut veth_warned);
+    }
     inv.resync(listed, &rfc3339_now());
     let synced = WatcherState::Synced;
     on_update(WatcherUpdate {
@@ -182,7 +186,10 @@ async fn session(
             continue;
         }
         match docker::inspect(&docker, &shown, &id).await {
-            Ok(Some(c)) => inv.apply(c),
+            Ok(Some(mut c)) => {
+                find_veths(&mut c, &mut veth_warned);
+                inv.apply(c)
+            }
             Ok(None) => inv.end(&id, &rfc3339_now()),
             Err(e) => return Err(SessionEnd::WasSynced(e.to_string())),
         }
@@ -191,6 +198,21 @@ async fn session(
             inventory: inv,
             changed: true,
         });
+    }
+}
+
+/// Fills the container's host-side veths; the first failure of a session is
+/// logged (usually a missing CAP_SYS_ADMIN), later ones only leave the list empty.
+pub fn find_veths(c: &mut super::ContainerInfo, warned: &mut bool) {
+    let result = super::netns::links_by_index().and_then(|host| c.fill_veths(&host));
+    if let Err(e) = result {
+        if !*warned {
+            tracing::warn!(
+                "container {}: host veth unknown ({e}); attributing by MAC/IP only",
+                c.name
+            );
+            *warned = true;
+        }
     }
 }
 
