@@ -97,13 +97,27 @@ pub struct ReplayArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Write flow records (JSON lines) to this file, or - for stdout. Without it no
-    /// flow records are written (alerts and the summary still are).
+    /// Outputs file (TOML, or YAML by the .yaml/.yml extension): any number of
+    /// outputs, each with a sink (stdout, file with rotation, syslog, http), a format,
+    /// what it carries (alerts, flows or both), a minimum priority and delivery
+    /// settings. Unknown keys are errors. The output flags below add outputs to it.
+    /// Format and a complete example: README, "Config file"; docs/outputs.example.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write flow records (JSON lines) to this file, or - for stdout. Without it (or
+    /// a --config output that carries flows) no flow records are written.
     #[arg(long, value_name = "PATH|-")]
     pub flows: Option<String>,
 
+    /// Format of --flows lines: native (conn.log-style), ecs, ocsf (Network Activity
+    /// 4001) or cef.
+    #[arg(long, value_name = "FORMAT", default_value = "native")]
+    pub flows_format: String,
+
     /// Where to write alerts (one per line, see --alerts-format): a file path, or - for
-    /// stdout. Default: stdout, unless --syslog sends them elsewhere.
+    /// stdout. Default: stdout, unless another output (--syslog, --http, --config)
+    /// takes them.
     #[arg(long, value_name = "PATH|-")]
     pub alerts: Option<String>,
 

@@ -8,11 +8,13 @@
 pub mod attribution;
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod flow;
 pub mod passive_dns;
 pub mod pipeline;
 pub mod rules;
+pub mod signals;
 pub mod sinks;
 pub mod stats;
 pub mod time;

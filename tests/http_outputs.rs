@@ -293,3 +293,104 @@ fn a_rejecting_endpoint_is_counted_and_fails_the_run() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("must start with http://"));
 }
+
+#[test]
+fn a_config_file_sends_flows_to_splunk_and_warnings_with_flows_to_a_file() {
+    let srv = Server::start(
+        |_| Answer::Status(200, "OK"),
+        r#"{"text":"Success","code":0}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (all, flows, events) = (
+        dir.path().join("all.jsonl"),
+        dir.path().join("flows.jsonl"),
+        dir.path().join("events.jsonl"),
+    );
+    let config = dir.path().join("outputs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[outputs]]
+name = "hec-flows"
+carries = "flows"
+format = "ocsf"
+http = {{ url = "http://127.0.0.1:{port}", kind = "splunk", token = "t0k" }}
+delivery = {{ batch = 4, queue = 1000 }}
+
+[[outputs]]
+carries = "both"
+format = "ecs"
+min_priority = "WARNING"
+file = {{ path = "{events}", max_bytes = 10000000, append = false }}
+"#,
+            port = srv.port,
+            events = events.display()
+        ),
+    )
+    .unwrap();
+    // --alerts and --flows add native outputs beside the file's: the reference.
+    let out = replay(
+        &all,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--flows",
+            flows.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("output hec-flows: "), "{stderr}");
+    let want_flows: Vec<String> = json_lines(&std::fs::read(&flows).unwrap())
+        .iter()
+        .map(|f| s(f, "uid"))
+        .collect();
+    assert!(want_flows.len() >= 10);
+    // Splunk got every flow record, as OCSF Network Activity, in order, in batches of 4 at most.
+    let reqs = srv.ok.lock().unwrap().clone();
+    let mut got = Vec::new();
+    for r in &reqs {
+        assert_eq!(r.header("authorization"), Some("Splunk t0k"));
+        assert!(r.text().lines().count() <= 4);
+        for line in r.text().lines() {
+            let e: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(e["sourcetype"], "bridgewatch:flow");
+            assert_eq!(e["event"]["class_uid"], 4001);
+            got.push(s(&e["event"]["connection_info"], "uid"));
+        }
+    }
+    assert_eq!(got, want_flows, "every flow once, in order");
+    // The file: ECS flows, all of them, and only the alerts at WARNING or above.
+    let want_alerts: Vec<(String, String)> = json_lines(&std::fs::read(&all).unwrap())
+        .iter()
+        .filter(|a| {
+            matches!(
+                a["priority"].as_str(),
+                Some("Warning" | "Error" | "Critical" | "Alert" | "Emergency")
+            )
+        })
+        .map(|a| (s(a, "rule"), s(&a["flow"], "uid")))
+        .collect();
+    let total_alerts = json_lines(&std::fs::read(&all).unwrap()).len();
+    assert!(
+        !want_alerts.is_empty() && want_alerts.len() < total_alerts,
+        "the filter matters"
+    );
+    let ev = json_lines(&std::fs::read(&events).unwrap());
+    let file_alerts: Vec<(String, String)> = ev
+        .iter()
+        .filter(|e| e["event"]["kind"] == "alert")
+        .map(|e| (s(&e["rule"], "name"), s(&e["event"], "id")))
+        .collect();
+    assert_eq!(file_alerts, want_alerts);
+    let mut file_flows: Vec<String> = ev
+        .iter()
+        .filter(|e| e["event"]["kind"] == "event")
+        .map(|e| s(&e["event"], "id"))
+        .collect();
+    let mut w = want_flows.clone();
+    file_flows.sort();
+    w.sort();
+    assert_eq!(file_flows, w);
+    assert_eq!(ev.len(), want_alerts.len() + want_flows.len());
+}
