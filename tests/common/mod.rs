@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod http;
 pub mod pcapgen;
 
 use serde_json::Value;
