@@ -31,12 +31,15 @@ pub enum Command {
         with any --threads. A summary (packets, flows, decode failures by kind, evictions, \
         Mpps) goes to stderr at the end.\n\n\
         Every flow is checked against the rules (the shipped policies unless --rules says \
-        otherwise); alerts go to stdout unless --alerts or --syslog says otherwise.\n\n\
+        otherwise); alerts go to stdout unless --alerts or another output (--syslog, --http, \
+        --config) takes them. SIGINT/SIGTERM stop reading and flush everything; SIGUSR1 \
+        reopens output files.\n\n\
         Examples:\n  \
         bridgewatch replay --containers pcaps/demo-containers.json pcaps/demo-container-host.pcap\n  \
         bridgewatch replay --flows flows.jsonl --alerts alerts.jsonl --threads 4 day1.pcap.gz day2.pcapng\n  \
         bridgewatch replay --no-rules --bpf 'tcp port 443' --flows - capture.pcap | jq .community_id\n  \
-        bridgewatch replay --default-rules --rules local-rules.yaml capture.pcap"
+        bridgewatch replay --default-rules --rules local-rules.yaml capture.pcap\n  \
+        bridgewatch replay --config docs/outputs.example.toml capture.pcap"
     )]
     Replay(Box<ReplayArgs>),
 

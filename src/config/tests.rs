@@ -315,6 +315,13 @@ fn the_shipped_example_loads() {
     let raw = file::load(&p).unwrap_or_else(|e| panic!("{e}"));
     let c = build(raw).unwrap_or_else(|e| panic!("{e}"));
     assert!(c.outputs.len() >= 4, "one of each sink");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(
+        readme.contains(&text),
+        "README.md shows docs/outputs.example.toml as it is"
+    );
     let y = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.example.yaml");
     let ry = build(file::load(&y).unwrap_or_else(|e| panic!("{e}"))).unwrap();
     assert_eq!(
