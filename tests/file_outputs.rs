@@ -67,6 +67,47 @@ impl Drop for Reap {
     }
 }
 
+/// The child's stderr, line by line, read on a thread of its own.
+struct Stderr {
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Stderr {
+    fn take(child: &mut Child) -> Stderr {
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Stderr {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `what` (the signal thread says when it acted).
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.seen.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!("no {what:?} on stderr: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Everything, once the child has exited.
+    fn rest(mut self) -> String {
+        self.seen.extend(self.rx.iter());
+        self.seen.join("\n")
+    }
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !f() {
@@ -167,13 +208,15 @@ fn sigusr1_reopens_a_renamed_file_without_losing_a_record() {
             out.display()
         ),
     );
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .args(["replay", "--threads", "1", "--no-rules", "-q", "--config"])
         .arg(&cfg)
         .arg(&fifo)
+        .env("BRIDGEWATCH_LOG", "bridgewatch::signals=info")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = Stderr::take(&mut child);
     let mut child = Reap(Some(child));
     let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     // Over two 1 MiB batches: their records are written while the reader waits for more.
@@ -182,16 +225,12 @@ fn sigusr1_reopens_a_renamed_file_without_losing_a_record() {
     wait_until("records in the file", || len(&out) > 0);
     std::fs::rename(&out, &rotated).unwrap();
     signal(child.0.as_ref().unwrap(), "-USR1");
-    // Give the signal thread a moment before more records are due.
-    std::thread::sleep(Duration::from_millis(300));
+    // Records due after this go to the new file.
+    stderr.wait_for("SIGUSR1: reopening");
     pipe.write_all(&data[half..]).unwrap();
     drop(pipe);
-    let done = child.0.take().unwrap().wait_with_output().unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    let status = child.0.take().unwrap().wait().unwrap();
+    assert!(status.success(), "{}", stderr.rest());
     let before = std::fs::read(&rotated).unwrap();
     let after = std::fs::read(&out).unwrap();
     assert!(
@@ -231,7 +270,7 @@ fn sigterm_flushes_flows_and_alerts_spools_the_undelivered_and_exits_0() {
     let fifo = dir.path().join("in.fifo");
     mkfifo(&fifo);
     let stats = dir.path().join("stats.json");
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .args(["replay", "--threads", "2", "--rules"])
         .arg(&rules)
         .arg("--config")
@@ -242,23 +281,25 @@ fn sigterm_flushes_flows_and_alerts_spools_the_undelivered_and_exits_0() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = Stderr::take(&mut child);
     let mut child = Reap(Some(child));
     let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     pipe.write_all(&data[..data.len() / 3]).unwrap();
     wait_until("records in the file", || len(&events) > 0);
     signal(child.0.as_ref().unwrap(), "-TERM");
     let t0 = Instant::now();
+    stderr.wait_for("SIGTERM: stopping");
     // Keep feeding, as a capture would: bridgewatch stops reading and exits, and
     // the rest of the write fails with a broken pipe.
     let rest = data[data.len() / 3..].to_vec();
     let feeder = std::thread::spawn(move || {
         let _ = pipe.write_all(&rest);
     });
-    let done = child.0.take().unwrap().wait_with_output().unwrap();
+    let status = child.0.take().unwrap().wait().unwrap();
     let waited = t0.elapsed();
     let _ = feeder.join();
-    let stderr = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    let stderr = stderr.rest();
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
         waited < Duration::from_secs(10),
         "flush_timeout 1 s: {waited:?}"
