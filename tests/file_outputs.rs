@@ -108,6 +108,31 @@ impl Stderr {
     }
 }
 
+/// Opens the pipe's writing end, which blocks until bridgewatch opens it for
+/// reading; fails the test instead of hanging when bridgewatch exited first.
+fn open_pipe(fifo: &Path, child: &mut Reap) -> std::fs::File {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = fifo.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(p));
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(f) = rx.recv_timeout(Duration::from_millis(50)) {
+            return f.unwrap();
+        }
+        if let Some(c) = child.0.as_mut() {
+            if let Ok(Some(st)) = c.try_wait() {
+                panic!("bridgewatch exited ({st}) before reading its input");
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bridgewatch never opened its input"
+        );
+    }
+}
+
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !f() {
@@ -218,7 +243,7 @@ fn sigusr1_reopens_a_renamed_file_without_losing_a_record() {
         .unwrap();
     let mut stderr = Stderr::take(&mut child);
     let mut child = Reap(Some(child));
-    let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut pipe = open_pipe(&fifo, &mut child);
     // Over two 1 MiB batches: their records are written while the reader waits for more.
     let half = data.len() / 2;
     pipe.write_all(&data[..half]).unwrap();
@@ -283,7 +308,7 @@ fn sigterm_flushes_flows_and_alerts_spools_the_undelivered_and_exits_0() {
         .unwrap();
     let mut stderr = Stderr::take(&mut child);
     let mut child = Reap(Some(child));
-    let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let mut pipe = open_pipe(&fifo, &mut child);
     pipe.write_all(&data[..data.len() / 3]).unwrap();
     wait_until("records in the file", || len(&events) > 0);
     signal(child.0.as_ref().unwrap(), "-TERM");

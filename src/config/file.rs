@@ -202,6 +202,12 @@ pub fn from_yaml(text: &str) -> Result<RawConfig, String> {
     let Some(doc) = docs.first() else {
         return Ok(RawConfig::default());
     };
+    if let Some(second) = docs.get(1) {
+        return Err(format!(
+            "{}:{}: a second YAML document: the config is one document",
+            second.pos.line, second.pos.col
+        ));
+    }
     let mut positions = HashMap::new();
     let value = to_json(doc, String::new(), &mut positions);
     serde_path_to_error::deserialize(value).map_err(|e| {

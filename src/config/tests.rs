@@ -154,6 +154,8 @@ fn unknown_keys_are_refused_with_their_path_and_line() {
     // Syntax errors carry the parser's position.
     let e = from_yaml("outputs:\n  - stdout: {\n").unwrap_err();
     assert!(e.contains(':'), "{e}");
+    let e = from_yaml("outputs: []\n---\noutputs: []\n").unwrap_err();
+    assert!(e.contains("a second YAML document"), "{e}");
     let e = from_toml("[[outputs]\n").unwrap_err();
     assert!(e.starts_with("1:"), "{e}");
 }
