@@ -379,11 +379,18 @@ fn from_flags(args: &ReplayArgs, hostname: &str, cfg: &mut OutputsConfig) -> Res
     Ok(())
 }
 
-/// Two outputs writing one file, or sharing one spool, would corrupt each other.
+/// Two outputs writing one file, or sharing one spool, would corrupt each other;
+/// two with one name would be one line in the summary.
 fn check_overlaps(cfg: &OutputsConfig) -> Result<(), String> {
     let mut files: Vec<(&Path, &str)> = Vec::new();
     let mut spools: Vec<(&Path, &str)> = Vec::new();
-    for o in &cfg.outputs {
+    for (i, o) in cfg.outputs.iter().enumerate() {
+        if cfg.outputs[..i].iter().any(|p| p.name == o.name) {
+            return Err(format!(
+                "two outputs are named {:?}: names must differ",
+                o.name
+            ));
+        }
         if let SinkSpec::File(f) = &o.sink {
             if let Some((_, other)) = files.iter().find(|(p, _)| *p == f.path.as_path()) {
                 return Err(format!(

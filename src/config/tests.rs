@@ -309,6 +309,13 @@ fn two_outputs_may_not_share_a_file_or_a_spool() {
     .unwrap();
     let e = outputs(&args(&["--config", p.to_str().unwrap()]), "h").unwrap_err();
     assert!(e.contains("share the spool directory /tmp/s"), "{e}");
+    std::fs::write(
+        &p,
+        "[[outputs]]\nname = \"a\"\nstdout = {}\n[[outputs]]\nname = \"a\"\nfile = { path = \"x\" }\n",
+    )
+    .unwrap();
+    let e = outputs(&args(&["--config", p.to_str().unwrap()]), "h").unwrap_err();
+    assert!(e.contains("two outputs are named \"a\""), "{e}");
 }
 
 #[test]
