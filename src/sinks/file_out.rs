@@ -146,7 +146,7 @@ impl Write for RotatingFile {
         }
         self.file.write_all(&buf[..n])?;
         self.len += n as u64;
-        self.at_line_start = buf[n - 1] == b'\n';
+        self.at_line_start = buf[..n].ends_with(b"\n");
         Ok(n)
     }
 
