@@ -12,6 +12,7 @@ packages=(
   iproute2      # tests that build network namespaces (tests/watch_netns.rs: bridge, veths, ip netns)
   util-linux    # setpriv: tests/watch_netns.rs runs watch without CAP_NET_RAW
   rsyslog       # tests: a real syslog receiver for the syslog output
+  busybox-static # tests: a tiny container image made with docker import (no registry)
 )
 
 missing=()

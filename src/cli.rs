@@ -31,12 +31,15 @@ pub enum Command {
         with any --threads. A summary (packets, flows, decode failures by kind, evictions, \
         Mpps) goes to stderr at the end.\n\n\
         Every flow is checked against the rules (the shipped policies unless --rules says \
-        otherwise); alerts go to stdout unless --alerts or --syslog says otherwise.\n\n\
+        otherwise); alerts go to stdout unless --alerts or another output (--syslog, --http, \
+        --config) takes them. SIGINT/SIGTERM stop reading and flush everything; SIGUSR1 \
+        reopens output files.\n\n\
         Examples:\n  \
         bridgewatch replay --containers pcaps/demo-containers.json pcaps/demo-container-host.pcap\n  \
         bridgewatch replay --flows flows.jsonl --alerts alerts.jsonl --threads 4 day1.pcap.gz day2.pcapng\n  \
         bridgewatch replay --no-rules --bpf 'tcp port 443' --flows - capture.pcap | jq .community_id\n  \
-        bridgewatch replay --default-rules --rules local-rules.yaml capture.pcap"
+        bridgewatch replay --default-rules --rules local-rules.yaml capture.pcap\n  \
+        bridgewatch replay --config docs/outputs.example.toml capture.pcap"
     )]
     Replay(Box<ReplayArgs>),
 
@@ -62,6 +65,35 @@ pub enum Command {
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+
+    /// Print the containers the Docker daemon runs, in the JSON that `replay --containers` reads.
+    #[command(
+        long_about = "Ask the Docker daemon which containers run (id, name, image, labels, \
+        addresses, MACs, networks, pid, network mode) and print them as the inventory JSON that \
+        `replay --containers` reads, so a capture taken on this host replays with its attribution.\n\n\
+        With --follow it keeps watching the daemon's events and prints the whole inventory again, \
+        as one JSON line, every time it changes; containers that end stay listed with `until` so a \
+        reused IP is attributed by time. If the daemon is unreachable it says why and retries with \
+        backoff.\n\n\
+        Needs read access to the Docker socket (root, or the docker group).\n\n\
+        Examples:\n  \
+        bridgewatch inventory > containers.json\n  \
+        bridgewatch inventory --docker-host tcp://127.0.0.1:2375\n  \
+        bridgewatch inventory --follow | jq -c '[.containers[].name]'"
+    )]
+    Inventory(InventoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    /// The Docker API: unix:///path/to/docker.sock or tcp://HOST:PORT. Default: $DOCKER_HOST,
+    /// else unix:///var/run/docker.sock.
+    #[arg(long, value_name = "URI")]
+    pub docker_host: Option<String>,
+
+    /// Keep watching: print the whole inventory as one JSON line on every change.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,13 +116,27 @@ pub struct ReplayArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Write flow records (JSON lines) to this file, or - for stdout. Without it no
-    /// flow records are written (alerts and the summary still are).
+    /// Outputs file (TOML, or YAML by the .yaml/.yml extension): any number of
+    /// outputs, each with a sink (stdout, file with rotation, syslog, http), a format,
+    /// what it carries (alerts, flows or both), a minimum priority and delivery
+    /// settings. Unknown keys are errors. The output flags below add outputs to it.
+    /// Format and a complete example: README, "Config file"; docs/outputs.example.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write flow records (JSON lines) to this file, or - for stdout. Without it (or
+    /// a --config output that carries flows) no flow records are written.
     #[arg(long, value_name = "PATH|-")]
     pub flows: Option<String>,
 
+    /// Format of --flows lines: native (conn.log-style), ecs, ocsf (Network Activity
+    /// 4001) or cef.
+    #[arg(long, value_name = "FORMAT", default_value = "native")]
+    pub flows_format: String,
+
     /// Where to write alerts (one per line, see --alerts-format): a file path, or - for
-    /// stdout. Default: stdout, unless --syslog sends them elsewhere.
+    /// stdout. Default: stdout, unless another output (--syslog, --http, --config)
+    /// takes them.
     #[arg(long, value_name = "PATH|-")]
     pub alerts: Option<String>,
 

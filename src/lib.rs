@@ -6,13 +6,16 @@
 //! the stages together over worker threads (`watch`: the same workers fed by live
 //! capture); `cli`/`main.rs` only parse flags.
 
+pub mod attribution;
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod flow;
 pub mod passive_dns;
 pub mod pipeline;
 pub mod rules;
+pub mod signals;
 pub mod sinks;
 pub mod stats;
 pub mod time;

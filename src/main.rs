@@ -7,19 +7,15 @@ use bridgewatch::flow::table::TableConfig;
 use bridgewatch::flow::timeouts::Timeouts;
 use bridgewatch::passive_dns::PassiveDns;
 use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
-use bridgewatch::pipeline::output::SharedWriter;
+use bridgewatch::pipeline::fanout::Outputs;
 use bridgewatch::pipeline::worker::BpfFilter;
 use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
 use bridgewatch::rules::{
     self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
 };
-use bridgewatch::sinks::delivery::{Counters, Delivery};
-use bridgewatch::sinks::format::Format;
-use bridgewatch::sinks::http_out::{parse_header, HttpKind, HttpOut, HttpSettings};
-use bridgewatch::sinks::syslog_out::{SyslogOut, SyslogTarget};
+use bridgewatch::{config, signals};
 use clap::Parser;
 use std::hash::BuildHasher;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -35,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
         Command::Watch(args) => bridgewatch::watch::run(*args),
+        Command::Inventory(a) => bridgewatch::attribution::command::run(a.docker_host, a.follow),
         Command::Fields => {
             print!("{}", rules::fields_help());
             Ok(ExitCode::SUCCESS)
@@ -71,9 +68,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// How long a replay waits at the end for its remote outputs to deliver what is queued.
-const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 fn replay(args: ReplayArgs) -> Result<ExitCode> {
     let mut timeouts = Timeouts::default();
     for t in &args.timeouts {
@@ -96,24 +90,37 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         Some(expr) => Some(BpfFilter::new(expr).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
     };
-    let flows_out = match &args.flows {
-        Some(f) => Some(Arc::new(
-            SharedWriter::open(Path::new(f))
-                .with_context(|| format!("--flows {f}: cannot create"))?,
-        )),
-        None => None,
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let config = config::outputs(&args, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    // Rules are loaded (and refused on any error) before any output starts.
+    let rules = load_rules(&args, &hostname)?;
+    let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    let stop = signals::install().context("cannot install signal handlers")?;
+    let (hook, alert_counts, rules_read_community_id, passive_dns) = match rules {
+        Some(r) => {
+            let counts: AlertCounts = Arc::default();
+            let c = counts.clone();
+            let fanout = outputs.alerts();
+            let seed = args.community_id_seed;
+            let engine = r.engine;
+            let factory: HookFactory = Arc::new(move |_worker| {
+                Box::new(RuleHook::new(&engine, seed, fanout.clone(), c.clone()))
+            });
+            (
+                Some(factory),
+                Some(counts),
+                r.reads_community_id,
+                r.passive_dns,
+            )
+        }
+        None => (None, None, false, None),
     };
-    let RulesSetup {
-        hook,
-        alerts_out,
-        counts: alert_counts,
-        reads_community_id: rules_read_community_id,
-        passive_dns,
-        mut outputs,
-    } = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
-        flows_out,
+        flows: outputs.flows(),
+        stop: Some(stop),
         bpf,
         threads,
         table: TableConfig {
@@ -134,18 +141,11 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         hook,
         mmap: args.mmap,
     };
-    let flows_out = opts.flows_out.clone();
     let outcome = run_replay(opts);
     let mut failed = false;
     for e in &outcome.file_errors {
         eprintln!("bridgewatch: error: {e}");
         failed = true;
-    }
-    for w in flows_out.iter().chain(alerts_out.iter()) {
-        if let Err(e) = w.finish() {
-            eprintln!("bridgewatch: error: {e}");
-            failed = true;
-        }
     }
     let mut stats = outcome.stats;
     if let Some(counts) = alert_counts {
@@ -156,13 +156,17 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         stats.rules_ran = true;
     }
     stats.dns = passive_dns.map(|d| d.stats());
-    for o in &mut outputs {
-        // The hooks (and their queue handles) are gone with the replay: drain what is queued.
-        let st = o.finish(OUTPUT_GRACE);
+    // The workers (and their queue handles) are gone with the replay: drain what is
+    // queued, every remote output against one deadline.
+    let (write_errors, remote) = outputs.finish(config.flush_timeout);
+    for e in write_errors {
+        eprintln!("bridgewatch: error: {e}");
+        failed = true;
+    }
+    for (name, what, st) in remote {
         if st.lost() > 0 {
             eprintln!(
-                "bridgewatch: error: {}: {} alerts not delivered ({} queue full, {} spool full, {} rejected, {} undelivered at exit)",
-                o.name,
+                "bridgewatch: error: {name}: {} {what} not delivered ({} queue full, {} spool full, {} rejected, {} undelivered at exit)",
                 st.lost(),
                 st.queue_full,
                 st.spool_full,
@@ -173,15 +177,15 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         }
         if st.spooled_at_exit > 0 {
             eprintln!(
-                "bridgewatch: warning: {}: {} alerts left in the spool, sent first by the next run with this --spool-dir",
-                o.name, st.spooled_at_exit
+                "bridgewatch: warning: {name}: {} {what} left in the spool, sent first by the next run with this spool directory",
+                st.spooled_at_exit
             );
         }
-        stats.outputs.push((o.name.clone(), st));
+        stats.outputs.push((name, st));
     }
     if !args.quiet {
         eprint!("{}", stats.summary(outcome.elapsed));
-        if args.flows.is_none() {
+        if !config.carries_flows() {
             eprintln!("  (flow records were not written: add --flows PATH or --flows -)");
         }
     }
@@ -201,16 +205,20 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     })
 }
 
-/// The rule engine hook for `replay`, unless `--no-rules`: loads and checks every rule
-/// file first (refusing to start on any error), then one evaluator per worker.
-fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
+/// What `replay` needs from the rules: the engine, whether any rule reads
+/// `flow.community_id`, and the passive-DNS table when a rule reads names.
+struct Rules {
+    engine: Engine,
+    reads_community_id: bool,
+    passive_dns: Option<Arc<PassiveDns>>,
+}
+
+/// Loads and checks every rule file (refusing to start on any error), unless
+/// `--no-rules`.
+fn load_rules(args: &ReplayArgs, hostname: &str) -> Result<Option<Rules>> {
     if args.no_rules {
-        return Ok(RulesSetup::default());
+        return Ok(None);
     }
-    let format: Format = args
-        .alerts_format
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--alerts-format: {e}"))?;
     let min_priority: Priority = args
         .min_priority
         .parse()
@@ -234,9 +242,6 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         }
         None => Inventory::default(),
     };
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
     let reads_community_id = set.uses_community_id();
     // DNS responses are parsed only when a rule reads a name.
     let passive_dns = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
@@ -244,137 +249,18 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
-    let outputs = remote_outputs(args, &hostname)?;
     let engine = Engine::with_names(
         Arc::new(set),
         Arc::new(inventory),
         EngineOptions {
             min_priority,
-            hostname,
+            hostname: hostname.to_string(),
         },
         names,
     );
-    // Alerts go to stdout unless told otherwise, or unless --syslog/--http take them.
-    let alerts_path = match (&args.alerts, outputs.is_empty()) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => Some("-".to_string()),
-        (None, false) => None,
-    };
-    let out = match &alerts_path {
-        Some(p) => Some(Arc::new(
-            SharedWriter::open(Path::new(p))
-                .with_context(|| format!("--alerts {p}: cannot create"))?,
-        )),
-        None => None,
-    };
-    let counts: AlertCounts = Arc::default();
-    let (o, c) = (out.clone(), counts.clone());
-    let handles: Vec<_> = outputs.iter().filter_map(Delivery::handle).collect();
-    let seed = args.community_id_seed;
-    let factory: HookFactory = Arc::new(move |_worker| {
-        Box::new(RuleHook::new(
-            &engine,
-            seed,
-            format,
-            o.clone(),
-            handles.clone(),
-            c.clone(),
-        ))
-    });
-    Ok(RulesSetup {
-        hook: Some(factory),
-        alerts_out: out,
-        counts: Some(counts),
+    Ok(Some(Rules {
+        engine,
         reads_community_id,
         passive_dns,
-        outputs,
-    })
-}
-
-/// The `--syslog` and `--http` outputs, started (each with its own spool under
-/// `--spool-dir` when given).
-fn remote_outputs(args: &ReplayArgs, hostname: &str) -> Result<Vec<Delivery>> {
-    let mut out = Vec::new();
-    if args.spool_dir.is_some() && args.syslog.is_none() && args.http.is_none() {
-        bail!("--spool-dir needs an output to spool for (--syslog or --http)");
-    }
-    let spool = |sub: &str| {
-        args.spool_dir
-            .as_ref()
-            .map(|d| (d.join(sub), args.spool_max_bytes))
-    };
-    let start =
-        |name: String, t: Box<dyn bridgewatch::sinks::delivery::Transport>, counters, sub: &str| {
-            let sp = spool(sub);
-            Delivery::start(
-                name,
-                t,
-                counters,
-                sp.as_ref().map(|(d, m)| (d.as_path(), *m)),
-            )
-            .with_context(|| {
-                format!(
-                    "--spool-dir: cannot open the spool in {}",
-                    sp.as_ref()
-                        .map(|(d, _)| d.display().to_string())
-                        .unwrap_or_default()
-                )
-            })
-        };
-    if let Some(url) = &args.syslog {
-        let target: SyslogTarget = url
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--syslog {url}: {e}"))?;
-        let counters = Arc::new(Counters::default());
-        let name = format!("syslog {}", target.addr);
-        let t = SyslogOut::new(target, hostname, counters.clone());
-        out.push(start(name, Box::new(t), counters, "syslog")?);
-    }
-    if let Some(url) = &args.http {
-        let kind: HttpKind = args
-            .http_kind
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--http-kind: {e}"))?;
-        let headers = args
-            .http_headers
-            .iter()
-            .map(|h| parse_header(h))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("--http-header: {e}"))?;
-        let settings = HttpSettings {
-            url: url.clone(),
-            kind,
-            token: args.http_token.clone(),
-            basic: args.http_basic.clone(),
-            headers,
-            gzip: args.http_gzip,
-            batch: args.http_batch,
-            timeout: std::time::Duration::from_secs_f64(args.http_timeout.max(0.1)),
-            index: args.http_index.clone(),
-            hostname: hostname.to_string(),
-        }
-        .validate()
-        .map_err(|e| anyhow::anyhow!("--http {url}: {e}"))?;
-        let name = format!("http {}", settings.url);
-        out.push(start(
-            name,
-            Box::new(HttpOut::new(settings)),
-            Arc::default(),
-            "http",
-        )?);
-    }
-    Ok(out)
-}
-
-/// What `replay` needs from the rules: a hook per worker, the alert output, the
-/// per-rule counts, whether any rule reads `flow.community_id`, and the passive-DNS
-/// table when a rule reads names.
-#[derive(Default)]
-struct RulesSetup {
-    hook: Option<HookFactory>,
-    alerts_out: Option<Arc<SharedWriter>>,
-    counts: Option<AlertCounts>,
-    reads_community_id: bool,
-    passive_dns: Option<Arc<PassiveDns>>,
-    outputs: Vec<Delivery>,
+    }))
 }

@@ -30,6 +30,8 @@ pub struct RunStats {
     pub flows_written: u64,
     pub files_read: u64,
     pub files_failed: u64,
+    /// A stop signal ended reading before the end of the input.
+    pub interrupted: bool,
     /// Alerts by rule name (set after the run).
     pub alerts: BTreeMap<String, u64>,
     /// Set when rules ran.
@@ -63,6 +65,7 @@ impl RunStats {
         self.flows_written += o.flows_written;
         self.files_read += o.files_read;
         self.files_failed += o.files_failed;
+        self.interrupted |= o.interrupted;
     }
 
     /// The human summary for stderr.
@@ -174,6 +177,13 @@ impl RunStats {
                 self.files_read, self.files_failed
             );
         }
+        if self.interrupted {
+            let _ = writeln!(
+                s,
+                "  interrupted by {}: reading stopped early; every flow and alert so far was written",
+                crate::signals::stop_signal().unwrap_or("a stop signal")
+            );
+        }
         s
     }
 }
@@ -274,6 +284,7 @@ impl RunStats {
             })).collect::<Vec<_>>(),
             "files_read": self.files_read,
             "files_failed": self.files_failed,
+            "interrupted": self.interrupted,
             "elapsed_secs": elapsed.as_secs_f64(),
         })
         .to_string()

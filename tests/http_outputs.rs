@@ -7,128 +7,11 @@
 
 mod common;
 
+use common::http::{Answer, Server};
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// One request as the server saw it.
-#[derive(Clone, Debug)]
-struct Request {
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, k: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-    }
-    /// The body, gunzipped when the request says so.
-    fn text(&self) -> String {
-        if self.header("content-encoding") == Some("gzip") {
-            let mut s = String::new();
-            flate2::read::GzDecoder::new(&self.body[..])
-                .read_to_string(&mut s)
-                .unwrap();
-            s
-        } else {
-            String::from_utf8(self.body.clone()).unwrap()
-        }
-    }
-}
-
-/// What the server does with the n-th request (0-based).
-#[derive(Clone, Copy)]
-enum Answer {
-    Status(u16, &'static str),
-    /// Read the request, then say nothing for this long.
-    Hang(Duration),
-}
-
-/// Serves on an ephemeral loopback port; `plan(n)` answers request n.  Requests
-/// answered 2xx are recorded in `ok`, every request in `all`.
-struct Server {
-    port: u16,
-    ok: Arc<Mutex<Vec<Request>>>,
-    all: Arc<Mutex<Vec<Request>>>,
-}
-
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Request> {
-    let mut r = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let path = line.split_whitespace().nth(1)?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(Request {
-        path,
-        headers,
-        body,
-    })
-}
-
-impl Server {
-    fn start(plan: impl Fn(usize) -> Answer + Send + 'static, reply: &'static str) -> Server {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let ok = Arc::new(Mutex::new(Vec::new()));
-        let all = Arc::new(Mutex::new(Vec::new()));
-        let (ok2, all2) = (ok.clone(), all.clone());
-        std::thread::spawn(move || {
-            let mut n = 0;
-            for stream in l.incoming() {
-                let Ok(mut s) = stream else { continue };
-                // Keep-alive: serve requests on this connection until it closes.
-                while let Some(req) = read_request(&mut s) {
-                    all2.lock().unwrap().push(req.clone());
-                    let answer = plan(n);
-                    n += 1;
-                    match answer {
-                        Answer::Hang(d) => {
-                            std::thread::sleep(d);
-                            break; // close without an answer
-                        }
-                        Answer::Status(code, text) => {
-                            if (200..300).contains(&code) {
-                                ok2.lock().unwrap().push(req);
-                            }
-                            let body = if code == 200 { reply } else { "{}" };
-                            let _ = write!(
-                                s,
-                                "HTTP/1.1 {code} {text}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                                body.len()
-                            );
-                        }
-                    }
-                }
-            }
-        });
-        Server { port, ok, all }
-    }
-}
 
 /// Replays the demo (one thread) with alerts to `file` and to the HTTP output.
 fn replay(file: &Path, args: &[&str]) -> std::process::Output {
@@ -292,4 +175,105 @@ fn a_rejecting_endpoint_is_counted_and_fails_the_run() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("must start with http://"));
+}
+
+#[test]
+fn a_config_file_sends_flows_to_splunk_and_warnings_with_flows_to_a_file() {
+    let srv = Server::start(
+        |_| Answer::Status(200, "OK"),
+        r#"{"text":"Success","code":0}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (all, flows, events) = (
+        dir.path().join("all.jsonl"),
+        dir.path().join("flows.jsonl"),
+        dir.path().join("events.jsonl"),
+    );
+    let config = dir.path().join("outputs.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[outputs]]
+name = "hec-flows"
+carries = "flows"
+format = "ocsf"
+http = {{ url = "http://127.0.0.1:{port}", kind = "splunk", token = "t0k" }}
+delivery = {{ batch = 4, queue = 1000 }}
+
+[[outputs]]
+carries = "both"
+format = "ecs"
+min_priority = "WARNING"
+file = {{ path = "{events}", max_bytes = 10000000, append = false }}
+"#,
+            port = srv.port,
+            events = events.display()
+        ),
+    )
+    .unwrap();
+    // --alerts and --flows add native outputs beside the file's: the reference.
+    let out = replay(
+        &all,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--flows",
+            flows.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("output hec-flows: "), "{stderr}");
+    let want_flows: Vec<String> = json_lines(&std::fs::read(&flows).unwrap())
+        .iter()
+        .map(|f| s(f, "uid"))
+        .collect();
+    assert!(want_flows.len() >= 10);
+    // Splunk got every flow record, as OCSF Network Activity, in order, in batches of 4 at most.
+    let reqs = srv.ok.lock().unwrap().clone();
+    let mut got = Vec::new();
+    for r in &reqs {
+        assert_eq!(r.header("authorization"), Some("Splunk t0k"));
+        assert!(r.text().lines().count() <= 4);
+        for line in r.text().lines() {
+            let e: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(e["sourcetype"], "bridgewatch:flow");
+            assert_eq!(e["event"]["class_uid"], 4001);
+            got.push(s(&e["event"]["connection_info"], "uid"));
+        }
+    }
+    assert_eq!(got, want_flows, "every flow once, in order");
+    // The file: ECS flows, all of them, and only the alerts at WARNING or above.
+    let want_alerts: Vec<(String, String)> = json_lines(&std::fs::read(&all).unwrap())
+        .iter()
+        .filter(|a| {
+            matches!(
+                a["priority"].as_str(),
+                Some("Warning" | "Error" | "Critical" | "Alert" | "Emergency")
+            )
+        })
+        .map(|a| (s(a, "rule"), s(&a["flow"], "uid")))
+        .collect();
+    let total_alerts = json_lines(&std::fs::read(&all).unwrap()).len();
+    assert!(
+        !want_alerts.is_empty() && want_alerts.len() < total_alerts,
+        "the filter matters"
+    );
+    let ev = json_lines(&std::fs::read(&events).unwrap());
+    let file_alerts: Vec<(String, String)> = ev
+        .iter()
+        .filter(|e| e["event"]["kind"] == "alert")
+        .map(|e| (s(&e["rule"], "name"), s(&e["event"], "id")))
+        .collect();
+    assert_eq!(file_alerts, want_alerts);
+    let mut file_flows: Vec<String> = ev
+        .iter()
+        .filter(|e| e["event"]["kind"] == "event")
+        .map(|e| s(&e["event"], "id"))
+        .collect();
+    let mut w = want_flows.clone();
+    file_flows.sort();
+    w.sort();
+    assert_eq!(file_flows, w);
+    assert_eq!(ev.len(), want_alerts.len() + want_flows.len());
 }

@@ -354,3 +354,75 @@ fn spooled_alerts_survive_kill_9_and_go_out_first_on_the_next_run() {
     assert!(stderr.contains(&format!("{} sent", 2 * n)), "{stderr}");
     assert_eq!(spooled(), 0, "a delivered spool is emptied");
 }
+
+#[test]
+fn a_config_file_sends_flows_and_alerts_as_cef_with_their_own_msgid() {
+    if !have_rsyslogd("a_config_file_sends_flows_and_alerts_as_cef_with_their_own_msgid") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (tcp, udp) = (free_tcp_port(), free_udp_port());
+    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let (flows, alerts) = (dir.path().join("flows.jsonl"), dir.path().join("a.jsonl"));
+    let cfg = dir.path().join("outputs.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "outputs:\n  - carries: both\n    format: cef\n    syslog: {{url: \"tcp://127.0.0.1:{tcp}\"}}\n    delivery: {{queue: 100, batch: 8}}\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["replay", "-q", "--threads", "1", "--config"])
+        .arg(&cfg)
+        .arg("--flows")
+        .arg(&flows)
+        .arg("--alerts")
+        .arg(&alerts)
+        .arg("--containers")
+        .arg(repo_path("pcaps/demo-containers.json"))
+        .arg(repo_path("pcaps/demo-container-host.pcap"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want_flows = json_lines(&std::fs::read(&flows).unwrap());
+    let want_alerts = json_lines(&std::fs::read(&alerts).unwrap());
+    let lines = rs.received(want_flows.len() + want_alerts.len());
+    let (mut got_flows, mut got_alerts) = (Vec::new(), Vec::new());
+    for l in &lines {
+        let parts: Vec<&str> = l.splitn(5, ' ').collect();
+        let pri: u32 = parts[0].parse().unwrap();
+        assert_eq!(parts[2], "bridgewatch", "{l}");
+        let msg = parts[4].trim_start();
+        assert!(msg.starts_with("CEF:0|bridgewatch|bridgewatch|"), "{l}");
+        let ext_id = msg
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix("externalId="))
+            .unwrap()
+            .to_string();
+        match parts[3] {
+            "flow" => {
+                assert_eq!(pri, 16 * 8 + 6, "flows are informational: {l}");
+                got_flows.push(ext_id);
+            }
+            "alert" => got_alerts.push((pri, ext_id)),
+            other => panic!("MSGID {other}: {l}"),
+        }
+    }
+    let uids: Vec<String> = want_flows.iter().map(|f| s(f, "uid")).collect();
+    assert_eq!(got_flows, uids, "every flow record, in order");
+    let want: Vec<(u32, String)> = want_alerts
+        .iter()
+        .map(|a| {
+            (
+                16 * 8 + syslog_severity(a["priority"].as_str().unwrap()),
+                s(&a["flow"], "uid"),
+            )
+        })
+        .collect();
+    assert_eq!(got_alerts, want, "every alert, with its severity, in order");
+}

@@ -1,15 +1,12 @@
 //! The rule engine as a pipeline hook: each worker evaluates rules when its flows
-//! start and end, writes alerts (one line each, in the chosen format) to the shared
-//! alert output in chunks,
+//! start and end, hands alerts to the outputs that take them ([`Fanout`]),
 //! and counts them by rule for the summary.
 
-use super::output::{SharedWriter, CHUNK};
+use super::fanout::Fanout;
 use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Engine, Evaluator};
-use crate::sinks::delivery::{Message, OutputHandle};
-use crate::sinks::format::{syslog_severity, Format};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +18,8 @@ pub struct RuleHook {
     /// Seed for filling in `community_id` on alerts raised from flow-start records
     /// that were built without it.
     community_id_seed: u16,
-    format: Format,
     alerts: Vec<Alert>,
-    buf: Vec<u8>,
-    out: Option<Arc<SharedWriter>>,
-    outputs: Vec<OutputHandle>,
+    out: Option<Fanout>,
     counts: BTreeMap<String, u64>,
     totals: AlertCounts,
 }
@@ -34,19 +28,14 @@ impl RuleHook {
     pub fn new(
         engine: &Engine,
         community_id_seed: u16,
-        format: Format,
-        out: Option<Arc<SharedWriter>>,
-        outputs: Vec<OutputHandle>,
+        out: Option<Fanout>,
         totals: AlertCounts,
     ) -> RuleHook {
         RuleHook {
             eval: engine.evaluator(),
             community_id_seed,
-            format,
             alerts: Vec::new(),
-            buf: Vec::new(),
             out,
-            outputs,
             counts: BTreeMap::new(),
             totals,
         }
@@ -58,28 +47,8 @@ impl RuleHook {
                 a.flow.community_id = community_id_v1(&a.flow.tuple(), self.community_id_seed);
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
-            let start = self.buf.len();
-            if self.out.is_some() || !self.outputs.is_empty() {
-                self.format.alert_line(&a, &mut self.buf);
-            }
-            if !self.outputs.is_empty() {
-                let body = match self.out {
-                    Some(_) => self.buf.get(start..).unwrap_or_default().to_vec(),
-                    None => self.buf.split_off(start),
-                };
-                let m = Message {
-                    severity: syslog_severity(a.priority),
-                    time: a.time,
-                    body,
-                };
-                for o in &self.outputs {
-                    o.send(m.clone());
-                }
-            }
-        }
-        if self.buf.len() >= CHUNK {
-            if let Some(w) = &self.out {
-                w.write_chunk(&mut self.buf);
+            if let Some(out) = self.out.as_mut() {
+                out.alert(&a);
             }
         }
     }
@@ -100,10 +69,16 @@ impl FlowHook for RuleHook {
         }
     }
 
+    fn flush(&mut self) {
+        if let Some(out) = self.out.as_mut() {
+            out.flush();
+        }
+    }
+
     fn finish(&mut self) {
         self.drain();
-        if let Some(w) = &self.out {
-            w.write_chunk(&mut self.buf);
+        if let Some(out) = self.out.as_mut() {
+            out.flush();
         }
         let mut totals = match self.totals.lock() {
             Ok(g) => g,

@@ -8,6 +8,8 @@ use super::Progress;
 use crate::capture::{open_file_with, CaptureError, CaptureReader, IfaceNames, PacketBatch};
 use crate::stats::RunStats;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// About this many bytes of capture file per batch.
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -22,6 +24,7 @@ pub struct Input<'a> {
     seq: u64,
     pub stats: RunStats,
     pub errors: Vec<CaptureError>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl<'a> Input<'a> {
@@ -30,6 +33,7 @@ impl<'a> Input<'a> {
         mmap: bool,
         names: &'a IfaceNames,
         progress: &'a Progress,
+        stop: Option<Arc<AtomicBool>>,
     ) -> Input<'a> {
         Input {
             files,
@@ -41,14 +45,30 @@ impl<'a> Input<'a> {
             seq: 0,
             stats: RunStats::default(),
             errors: Vec::new(),
+            stop,
         }
     }
 
     /// Fills `batch` (cleared first) with the next non-empty run of packets, numbering
-    /// it with the next sequence number.  Returns false when every file is done.
+    /// it with the next sequence number.  Returns false when every file is done, or
+    /// once the stop flag is set (counted as `interrupted`).
     /// Files that cannot be opened or read to their end are recorded in `errors`.
     pub fn next_batch(&mut self, batch: &mut PacketBatch) -> bool {
         loop {
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                if !self.stats.interrupted {
+                    self.stats.interrupted = true;
+                    // The file being read counts as read: it was read up to here on purpose.
+                    if self.current.take().is_some() {
+                        self.stats.files_read += 1;
+                    }
+                }
+                return false;
+            }
             if self.current.is_none() {
                 let Some(path) = self.files.get(self.next_file) else {
                     return false;

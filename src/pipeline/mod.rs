@@ -9,6 +9,7 @@
 //! and the set of records does not depend on N.  Nothing on this path takes a lock.
 
 pub mod alerts;
+pub mod fanout;
 pub mod input;
 pub mod output;
 pub mod worker;
@@ -19,10 +20,11 @@ use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
 use crate::stats::RunStats;
 use crossbeam_channel::{bounded, Receiver, Sender};
+use fanout::Fanout;
 use input::Input;
-use output::SharedWriter;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use worker::{BpfFilter, SubBatch, Worker};
@@ -36,8 +38,8 @@ pub trait FlowHook: Send {
     fn on_end(&mut self, record: &FlowRecord);
     /// An interim record of a flow that is still open (live capture's active timeout).
     fn on_interim(&mut self, _record: &FlowRecord) {}
-    /// Live capture, every idle tick: hand buffered output on so it is not held back
-    /// waiting for more traffic.
+    /// End of a batch (and, live, shortly after packets and on idle ticks): hand
+    /// buffered lines to their outputs.
     fn flush(&mut self) {}
     /// End of input: write out anything buffered.
     fn finish(&mut self) {}
@@ -49,7 +51,11 @@ pub type HookFactory = Arc<dyn Fn(usize) -> Box<dyn FlowHook> + Send + Sync>;
 /// Everything `replay` needs, validated.
 pub struct ReplayOptions {
     pub files: Vec<PathBuf>,
-    pub flows_out: Option<Arc<SharedWriter>>,
+    /// Where flow records go (one clone per worker).
+    pub flows: Option<Fanout>,
+    /// Set (by SIGINT/SIGTERM) to stop reading: the run then ends as at the end of
+    /// its input, every open flow written.
+    pub stop: Option<Arc<AtomicBool>>,
     pub bpf: Option<BpfFilter>,
     pub threads: usize,
     /// Table settings; `max_flows` is the total, split evenly over workers.
@@ -87,17 +93,17 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
                 d,
                 table.clone(),
                 opts.bpf.clone(),
-                opts.flows_out.clone(),
+                opts.flows.clone(),
                 opts.hook.as_ref().map(|f| f(i)),
             )
         })
         .collect();
     let progress = Progress::new(&opts.files, opts.progress);
     let (stats, file_errors) = match (threads, workers.pop()) {
-        (1, Some(mut w)) => run_inline(&opts.files, opts.mmap, &mut w, &names, &progress),
+        (1, Some(mut w)) => run_inline(&opts, &mut w, &names, &progress),
         (_, Some(w)) => {
             workers.push(w);
-            run_threaded(&opts.files, opts.mmap, workers, &names, &progress)
+            run_threaded(&opts, workers, &names, &progress)
         }
         (_, None) => (RunStats::default(), Vec::new()),
     };
@@ -110,13 +116,12 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
 }
 
 fn run_inline(
-    files: &[PathBuf],
-    mmap: bool,
+    opts: &ReplayOptions,
     w: &mut Worker,
     names: &IfaceNames,
     progress: &Progress,
 ) -> (RunStats, Vec<CaptureError>) {
-    let mut input = Input::new(files, mmap, names, progress);
+    let mut input = Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone());
     let mut batch = PacketBatch::default();
     let mut out = vec![Vec::<FlowPacket>::with_capacity(4096)];
     while input.next_batch(&mut batch) {
@@ -138,8 +143,7 @@ struct Turn<'a> {
 }
 
 fn run_threaded(
-    files: &[PathBuf],
-    mmap: bool,
+    opts: &ReplayOptions,
     workers: Vec<Worker>,
     names: &IfaceNames,
     progress: &Progress,
@@ -163,7 +167,7 @@ fn run_threaded(
         sub_tx.push(row);
     }
     let turn = Mutex::new(Turn {
-        input: Input::new(files, mmap, names, progress),
+        input: Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone()),
         next: 0,
         finished: false,
     });

@@ -3,7 +3,7 @@
 //! over the packets routed to it.  A worker's table, decoder scratch and output
 //! buffer belong to it alone.
 
-use super::output::{SharedWriter, CHUNK};
+use super::fanout::Fanout;
 use super::FlowHook;
 use crate::capture::{LinkType, PacketBatch};
 use crate::decode::{Decoder, FlowPacket};
@@ -13,7 +13,6 @@ use crate::flow::table::{FlowTable, TableConfig};
 use crate::stats::RunStats;
 use crate::time::Nanos;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// A compiled `--bpf` expression, one program per link type met (compiled lazily,
 /// on the worker that uses it: libpcap programs are not shared across threads).
@@ -77,8 +76,7 @@ pub struct Worker {
     scratch: Vec<FlowPacket>,
     pub stats: RunStats,
     bpf: Option<BpfFilter>,
-    out_buf: Vec<u8>,
-    flows_out: Option<Arc<SharedWriter>>,
+    flows: Option<Fanout>,
     hook: Option<Box<dyn FlowHook>>,
     started: Vec<FlowRecord>,
     /// Reused buffer for records leaving the table.
@@ -93,7 +91,7 @@ impl Worker {
         decoder: Decoder,
         table_config: TableConfig,
         bpf: Option<BpfFilter>,
-        flows_out: Option<Arc<SharedWriter>>,
+        flows: Option<Fanout>,
         hook: Option<Box<dyn FlowHook>>,
     ) -> Worker {
         let hash_seed = table_config.hash_seed;
@@ -110,8 +108,7 @@ impl Worker {
             scratch: Vec::with_capacity(4),
             stats: RunStats::default(),
             bpf,
-            out_buf: Vec::with_capacity(CHUNK + 4096),
-            flows_out,
+            flows,
             hook,
             started: Vec::new(),
             finished: Vec::new(),
@@ -174,6 +171,14 @@ impl Worker {
         });
         self.table.advance(max_ts);
         self.emit_finished();
+        // A batch's records reach their files now, not a megabyte later: an output
+        // file trails the input by at most a batch.
+        if let Some(f) = self.flows.as_mut() {
+            f.flush();
+        }
+        if let Some(h) = self.hook.as_mut() {
+            h.flush();
+        }
     }
 
     /// End of input: flush every open flow and the output buffer.
@@ -186,8 +191,8 @@ impl Worker {
         if let Some(hook) = self.hook.as_mut() {
             hook.finish();
         }
-        if let Some(w) = &self.flows_out {
-            w.write_chunk(&mut self.out_buf);
+        if let Some(f) = self.flows.as_mut() {
+            f.flush();
         }
         self.stats.table = self.table.stats().clone();
     }
@@ -206,14 +211,14 @@ impl Worker {
         recs.len() as u64
     }
 
-    /// Live capture, every idle tick: hands the buffered flow records and the hook's
-    /// output on, so a quiet capture does not hold records back.
+    /// Live capture: hands the buffered flow records and the hook's output on (after
+    /// interim records, which no batch follows).
     pub fn flush_outputs(&mut self) {
         if let Some(hook) = self.hook.as_mut() {
             hook.flush();
         }
-        if let Some(w) = &self.flows_out {
-            w.write_chunk(&mut self.out_buf);
+        if let Some(f) = self.flows.as_mut() {
+            f.flush();
         }
     }
 
@@ -224,11 +229,8 @@ impl Worker {
             if let Some(hook) = self.hook.as_mut() {
                 hook.on_end(&r);
             }
-            if let Some(w) = &self.flows_out {
-                r.write_json_line(&mut self.out_buf);
-                if self.out_buf.len() >= CHUNK {
-                    w.write_chunk(&mut self.out_buf);
-                }
+            if let Some(f) = self.flows.as_mut() {
+                f.flow(&r);
             }
             self.stats.flows_written += 1;
         }

@@ -119,8 +119,17 @@ struct EntryJson {
     #[serde(default)]
     macs: Vec<String>,
     network: Option<String>,
+    /// What `bridgewatch inventory` writes: the networks the container is on.
+    #[serde(default)]
+    networks: Vec<NetworkJson>,
     since: Option<String>,
     until: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NetworkJson {
+    #[serde(default)]
+    name: String,
 }
 
 /// The container inventory: IP → containers, plus the host's own addresses.
@@ -156,7 +165,16 @@ impl Inventory {
             let mut c = Container::new(&e.id, &e.name, &e.image);
             c.labels = e.labels;
             c.macs = e.macs;
-            c.network = e.network;
+            // `network`, or else the names of `bridgewatch inventory`'s `networks`.
+            c.network = e.network.or_else(|| {
+                let names: Vec<&str> = e
+                    .networks
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                (!names.is_empty()).then(|| names.join(","))
+            });
             for ip in &e.ips {
                 c.ips.push(
                     ip.parse()
@@ -212,6 +230,51 @@ impl Inventory {
     }
     pub fn is_empty(&self) -> bool {
         self.containers.is_empty()
+    }
+}
+
+/// The inventory a live run keeps swapping: the Docker watcher publishes a new
+/// snapshot with [`SharedInventory::replace`]; each evaluator keeps its own
+/// `Arc` and checks [`SharedInventory::version`] (one atomic load) per flow, taking
+/// the lock only when a new snapshot is there.  No lock per packet or per flow.
+#[derive(Debug, Default)]
+pub struct SharedInventory {
+    version: std::sync::atomic::AtomicU64,
+    current: std::sync::Mutex<std::sync::Arc<Inventory>>,
+}
+
+impl SharedInventory {
+    pub fn new(inv: std::sync::Arc<Inventory>) -> SharedInventory {
+        SharedInventory {
+            version: std::sync::atomic::AtomicU64::new(0),
+            current: std::sync::Mutex::new(inv),
+        }
+    }
+
+    /// Publishes a new snapshot.
+    pub fn replace(&self, inv: Inventory) {
+        let mut cur = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *cur = std::sync::Arc::new(inv);
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Bumped by every [`SharedInventory::replace`].
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The current snapshot and its version.
+    pub fn snapshot(&self) -> (u64, std::sync::Arc<Inventory>) {
+        let cur = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        (self.version(), cur.clone())
     }
 }
 

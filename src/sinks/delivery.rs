@@ -31,10 +31,20 @@ use std::time::{Duration, Instant};
 /// Messages held in memory per output.
 pub const QUEUE_LEN: usize = 65_536;
 
+/// What a message carries; transports label it (syslog MSGID, Splunk sourcetype,
+/// Elasticsearch index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kind {
+    #[default]
+    Alert,
+    Flow,
+}
+
 /// One message waiting to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
-    /// Syslog severity (0 emergency ... 7 debug) of the alert.
+    pub kind: Kind,
+    /// Syslog severity (0 emergency ... 7 debug) of the alert; flows are informational (6).
     pub severity: u8,
     pub time: Nanos,
     /// The formatted line (its trailing newline is dropped where framing needs it).
@@ -115,6 +125,24 @@ impl OutputHandle {
     }
 }
 
+/// Per-output delivery settings (the config file's `delivery` table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryOptions {
+    /// Messages held in memory before new ones are dropped (`queue_full`).
+    pub queue: usize,
+    /// Most messages per batch, below the transport's own maximum.
+    pub batch: Option<usize>,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            queue: QUEUE_LEN,
+            batch: None,
+        }
+    }
+}
+
 /// A running output.
 pub struct Delivery {
     /// What the summary calls it (`syslog 127.0.0.1:514`, `http https://...`).
@@ -135,11 +163,22 @@ impl Delivery {
         counters: Arc<Counters>,
         spool: Option<(&Path, u64)>,
     ) -> std::io::Result<Delivery> {
+        Delivery::start_with(name, transport, counters, spool, DeliveryOptions::default())
+    }
+
+    /// [`Delivery::start`] with a queue length and batch size of its own.
+    pub fn start_with(
+        name: String,
+        transport: Box<dyn Transport>,
+        counters: Arc<Counters>,
+        spool: Option<(&Path, u64)>,
+        opts: DeliveryOptions,
+    ) -> std::io::Result<Delivery> {
         let spool = match spool {
             Some((dir, max)) => Some(Spool::open(dir, max)?),
             None => None,
         };
-        let (tx, rx) = bounded::<Message>(QUEUE_LEN);
+        let (tx, rx) = bounded::<Message>(opts.queue.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Arc::new(Mutex::new(None));
         let st = State {
@@ -151,6 +190,7 @@ impl Delivery {
             backoff: INITIAL_BACKOFF,
             next_try: Instant::now(),
             label: name.clone(),
+            batch_cap: opts.batch.unwrap_or(usize::MAX).max(1),
         };
         let thread = std::thread::Builder::new()
             .name(format!("output {name}"))
@@ -172,14 +212,24 @@ impl Delivery {
         self.handle.clone()
     }
 
-    /// Stops taking messages and waits up to `grace` for the queue (and spool) to
-    /// drain; then returns the counters.
-    pub fn finish(&mut self, grace: Duration) -> SenderStats {
+    /// Stops taking messages and gives the thread until `grace` from now to drain
+    /// the queue (and spool), without waiting.  A deadline already set is kept, so
+    /// every output can be told first and then waited for, sharing one deadline.
+    pub fn begin_finish(&mut self, grace: Duration) {
         if let Ok(mut d) = self.deadline.lock() {
-            *d = Some(Instant::now() + grace);
+            if d.is_none() {
+                *d = Some(Instant::now() + grace);
+            }
         }
         self.handle = None;
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops taking messages and waits up to `grace` (or the deadline
+    /// [`Delivery::begin_finish`] set) for the queue (and spool) to drain; then
+    /// returns the counters.
+    pub fn finish(&mut self, grace: Duration) -> SenderStats {
+        self.begin_finish(grace);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -283,6 +333,7 @@ struct State {
     backoff: Duration,
     next_try: Instant,
     label: String,
+    batch_cap: usize,
 }
 
 impl State {
@@ -310,7 +361,7 @@ impl State {
     }
 
     fn pump(&mut self, backlog: &mut dyn Backlog) {
-        let max = self.transport.max_batch().max(1);
+        let max = self.transport.max_batch().clamp(1, self.batch_cap);
         loop {
             let ready = backlog.len() > 0 && Instant::now() >= self.next_try;
             let wait = if ready {
@@ -415,6 +466,7 @@ mod tests {
 
     fn msg(s: &str) -> Message {
         Message {
+            kind: Kind::Alert,
             severity: 3,
             time: 0,
             body: s.as_bytes().to_vec(),

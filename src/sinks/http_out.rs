@@ -6,13 +6,14 @@
 //! later; any other status rejected for good and counted.
 //!
 //! Bodies: `webhook` — a JSON array of the alerts; `splunk` — one HEC event object per
-//! alert (`time`, `host`, `source`, `sourcetype`, `event`); `elasticsearch` — NDJSON
+//! alert (`time`, `host`, `source`, `sourcetype` `bridgewatch:alert` or
+//! `bridgewatch:flow`, `event`); `elasticsearch` — NDJSON
 //! `create` actions into an index named from `--http-index` (`%Y`, `%m`, `%d` from
-//! the alert's time), each with an `_id` derived from the alert so a batch retried
+//! the alert's time; flow records into their own index, `flow_index`), each with an `_id` derived from the alert so a batch retried
 //! after a partial failure does not index anything twice (409 counts as delivered).
 //! Alerts in a non-JSON format (CEF) travel as JSON strings.
 
-use super::delivery::{Message, SendError, Transport};
+use super::delivery::{Kind, Message, SendError, Transport};
 use crate::time::rfc3339_micros;
 use std::io::Write;
 use std::time::Duration;
@@ -52,8 +53,10 @@ pub struct HttpSettings {
     pub gzip: bool,
     pub batch: usize,
     pub timeout: Duration,
-    /// Elasticsearch index template.
+    /// Elasticsearch index template for alerts.
     pub index: String,
+    /// Elasticsearch index template for flow records.
+    pub flow_index: String,
     pub hostname: String,
 }
 
@@ -178,7 +181,10 @@ impl HttpOut {
                         "time": m.time as f64 / 1e9,
                         "host": &self.s.hostname,
                         "source": "bridgewatch",
-                        "sourcetype": "bridgewatch:alert",
+                        "sourcetype": match m.kind {
+                            Kind::Alert => "bridgewatch:alert",
+                            Kind::Flow => "bridgewatch:flow",
+                        },
                         "event": as_json(&m.body),
                     });
                     let _ = serde_json::to_writer(&mut out, &ev);
@@ -188,8 +194,12 @@ impl HttpOut {
             }
             HttpKind::Elasticsearch => {
                 for m in batch {
+                    let template = match m.kind {
+                        Kind::Alert => &self.s.index,
+                        Kind::Flow => &self.s.flow_index,
+                    };
                     let action = serde_json::json!({"create": {
-                        "_index": index_name(&self.s.index, m.time), "_id": doc_id(m)}});
+                        "_index": index_name(template, m.time), "_id": doc_id(m)}});
                     let mut doc = as_json(&m.body);
                     if !doc.is_object() {
                         doc = serde_json::json!({"message": doc});
@@ -303,6 +313,7 @@ mod tests {
             batch: 100,
             timeout: Duration::from_secs(5),
             index: "bridgewatch-alerts-%Y.%m.%d".into(),
+            flow_index: "bridgewatch-flows-%Y.%m.%d".into(),
             hostname: "node1".into(),
         }
     }
@@ -338,11 +349,13 @@ mod tests {
     #[test]
     fn bodies_have_each_kinds_shape() {
         let m = Message {
+            kind: Kind::Alert,
             severity: 2,
             time: 1_717_243_200_500_000_000,
             body: br#"{"rule":"r","output":"o"}"#.to_vec(),
         };
         let cef = Message {
+            kind: Kind::Alert,
             severity: 2,
             time: 0,
             body: b"CEF:0|a|b|1|x|y|8|msg=z\n".to_vec(),
@@ -382,6 +395,22 @@ mod tests {
             "same alert, same id"
         );
         assert_eq!(lines[1]["rule"], "r");
+
+        // Flow records go to their own index and sourcetype.
+        let flow = Message {
+            kind: Kind::Flow,
+            severity: 6,
+            time: 1_717_243_200_500_000_000,
+            body: br#"{"uid":"C1"}"#.to_vec(),
+        };
+        let (b, _) = out.body(std::slice::from_ref(&flow));
+        let action: serde_json::Value =
+            serde_json::from_str(String::from_utf8(b).unwrap().lines().next().unwrap()).unwrap();
+        assert_eq!(action["create"]["_index"], "bridgewatch-flows-2024.06.01");
+        let out = HttpOut::new(settings(HttpKind::Splunk, "http://h"));
+        let (b, _) = out.body(&[flow]);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["sourcetype"], "bridgewatch:flow");
     }
 
     #[test]

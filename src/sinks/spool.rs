@@ -7,13 +7,13 @@
 //! of the first unacknowledged record.  A segment is deleted once every record in it
 //! is acknowledged; the total size is bounded by the caller's `max_bytes` (a push
 //! that does not fit is refused, and the caller counts it).  Record: `0xB7`, body
-//! length (u32 LE), severity (u8), time (i64 LE ns), body.  A torn last record (the
+//! length (u32 LE), severity (u8; its high bit set for a flow record), time (i64 LE ns), body.  A torn last record (the
 //! process died inside a write) is cut off when the spool is opened.
 //!
 //! Delivery is at least once: a message sent just before a crash, whose ack had not
 //! reached the cursor file, is sent again after the restart.
 
-use super::delivery::Message;
+use super::delivery::{Kind, Message};
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 pub const SEGMENT_BYTES: u64 = 4 << 20;
 const MAGIC: u8 = 0xb7;
 const HEADER: usize = 1 + 4 + 1 + 8;
+/// Marks a flow record in the severity byte (severities are 0-7), so spools written
+/// before flows could be spooled still read back as alerts.
+const FLOW_BIT: u8 = 0x80;
 /// A record's body is at most this long (larger is refused as corrupt on reading).
 const MAX_BODY: u32 = 1 << 20;
 
@@ -84,7 +87,12 @@ fn read_record(f: &mut File) -> io::Result<Option<(Message, u64)>> {
     let mut t = [0u8; 8];
     t.copy_from_slice(&h[6..14]);
     let m = Message {
-        severity: h[5],
+        kind: if h[5] & FLOW_BIT != 0 {
+            Kind::Flow
+        } else {
+            Kind::Alert
+        },
+        severity: h[5] & !FLOW_BIT,
         time: i64::from_le_bytes(t),
         body,
     };
@@ -209,7 +217,10 @@ impl Spool {
         let mut rec = Vec::with_capacity(len as usize);
         rec.push(MAGIC);
         rec.extend_from_slice(&(m.body.len() as u32).to_le_bytes());
-        rec.push(m.severity);
+        rec.push(match m.kind {
+            Kind::Alert => m.severity & !FLOW_BIT,
+            Kind::Flow => m.severity | FLOW_BIT,
+        });
         rec.extend_from_slice(&m.time.to_le_bytes());
         rec.extend_from_slice(&m.body);
         // One write per record: a process killed mid-way leaves at most a torn tail.
@@ -311,6 +322,8 @@ mod tests {
 
     fn msg(i: u64) -> Message {
         Message {
+            // Every third a flow record: the kind survives the disk.
+            kind: if i % 3 == 2 { Kind::Flow } else { Kind::Alert },
             severity: (i % 8) as u8,
             time: i as i64,
             body: format!("alert {i}\n").into_bytes(),
@@ -323,6 +336,11 @@ mod tests {
             let b = s.peek_batch(3).unwrap();
             if b.is_empty() {
                 return v;
+            }
+            for m in &b {
+                if m.body.starts_with(b"alert ") {
+                    assert_eq!(*m, msg(m.time as u64), "kind, severity and body come back");
+                }
             }
             v.extend(b.iter().map(|m| m.time));
             s.ack(b.len()).unwrap();
@@ -375,6 +393,7 @@ mod tests {
 
         let mut s = Spool::open(d.path(), 64 << 20).unwrap();
         let big = Message {
+            kind: Kind::Alert,
             severity: 1,
             time: 7,
             body: vec![b'x'; 600_000],

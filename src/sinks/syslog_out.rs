@@ -6,7 +6,7 @@
 //! receiver died can be lost, and a batch whose write failed half way is sent again
 //! whole (so a receiver may see a few messages twice after a reconnect).
 
-use super::delivery::{Counters, Message, SendError, Transport};
+use super::delivery::{Counters, Kind, Message, SendError, Transport};
 use super::syslog::{octet_counted, rfc3164, rfc5424, Header, DEFAULT_FACILITY};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -126,7 +126,10 @@ impl SyslogOut {
             hostname: &self.hostname,
             app_name: "bridgewatch",
             procid: self.procid,
-            msgid: "alert",
+            msgid: match m.kind {
+                Kind::Alert => "alert",
+                Kind::Flow => "flow",
+            },
         };
         self.msg.clear();
         match self.target.protocol {
@@ -256,6 +259,7 @@ mod tests {
         let h = d.handle().unwrap();
         for i in 0..3 {
             h.send(Message {
+                kind: Kind::Alert,
                 severity: 2,
                 time: i,
                 body: b"x\n".to_vec(),

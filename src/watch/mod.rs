@@ -15,15 +15,18 @@ pub mod discover;
 pub mod live;
 pub mod records;
 
+use crate::config::{Carries, OutputSpec, OutputsConfig, SinkSpec, DEFAULT_FLUSH_TIMEOUT};
 use crate::decode::DecodeConfig;
 use crate::flow::table::TableConfig;
 use crate::flow::timeouts::Timeouts;
 use crate::passive_dns::PassiveDns;
 use crate::pipeline::alerts::{AlertCounts, RuleHook};
+use crate::pipeline::fanout::Outputs;
 use crate::pipeline::output::SharedWriter;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet};
+use crate::sinks::file_out::FileSpec;
 use crate::sinks::format::Format;
 use crate::stats::RunStats;
 use crate::time::{Nanos, NANOS_PER_SEC};
@@ -36,7 +39,7 @@ use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -132,13 +135,8 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     };
     let rules = rules_setup(&args, &inventory)?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while shutting down exits at once.
-        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())
-            .context("cannot install signal handlers")?;
-        signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handlers")?;
-    }
+    // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
+    let stop = crate::signals::install().context("cannot install signal handlers")?;
 
     let names = Arc::new(crate::capture::IfaceNames::default());
     let iface_ids: Vec<u16> = captures
@@ -251,8 +249,16 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         }
     }
     let mut failed = false;
-    for w in flows_out.iter().chain(rules.alerts_out.iter()) {
+    for w in flows_out.iter() {
         if let Err(e) = w.finish() {
+            eprintln!("bridgewatch: error: {e}");
+            failed = true;
+        }
+    }
+    if let Some(outputs) = rules.outputs {
+        // The workers (and their fan-outs) are gone: close the alert output.
+        let (errors, _) = outputs.finish(DEFAULT_FLUSH_TIMEOUT);
+        for e in errors {
             eprintln!("bridgewatch: error: {e}");
             failed = true;
         }
@@ -391,7 +397,7 @@ fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> 
 /// The rules for `watch`: one [`RuleHook`] per worker, or none with `--no-rules`.
 struct Rules {
     factory: Option<Box<dyn Fn() -> RuleHook + Send + Sync>>,
-    alerts_out: Option<Arc<SharedWriter>>,
+    outputs: Option<Outputs>,
     counts: Option<AlertCounts>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
@@ -401,7 +407,7 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<Inventory>) -> Result<Rules> {
     if args.no_rules {
         return Ok(Rules {
             factory: None,
-            alerts_out: None,
+            outputs: None,
             counts: None,
             reads_community_id: false,
             passive_dns: None,
@@ -442,29 +448,42 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<Inventory>) -> Result<Rules> {
         inventory.clone(),
         EngineOptions {
             min_priority,
-            hostname,
+            hostname: hostname.clone(),
         },
         names,
     );
     let target = args.alerts.clone().unwrap_or_else(|| "-".into());
-    let out = Arc::new(
-        SharedWriter::open(Path::new(&target))
-            .with_context(|| format!("--alerts {target}: cannot create"))?,
-    );
+    let sink = if target == "-" {
+        SinkSpec::Stdout
+    } else {
+        SinkSpec::File(FileSpec {
+            path: target.clone().into(),
+            max_bytes: None,
+            keep: 0,
+            append: false,
+        })
+    };
+    let config = OutputsConfig {
+        outputs: vec![OutputSpec {
+            name: format!("--alerts {target}"),
+            sink,
+            format,
+            carries: Carries::Alerts,
+            min_priority: Priority::Debug,
+            delivery: Default::default(),
+            spool: None,
+        }],
+        flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+    };
+    let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    let fanout = outputs.alerts();
     let counts: AlertCounts = Arc::default();
-    let (o, c, seed) = (out.clone(), counts.clone(), args.community_id_seed);
+    let (c, seed) = (counts.clone(), args.community_id_seed);
     Ok(Rules {
         factory: Some(Box::new(move || {
-            RuleHook::new(
-                &engine,
-                seed,
-                format,
-                Some(o.clone()),
-                Vec::new(),
-                c.clone(),
-            )
+            RuleHook::new(&engine, seed, fanout.clone(), c.clone())
         })),
-        alerts_out: Some(out),
+        outputs: Some(outputs),
         counts: Some(counts),
         reads_community_id,
         passive_dns,

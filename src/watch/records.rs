@@ -45,10 +45,8 @@ impl FlowHook for WatchHook {
     }
 
     fn flush(&mut self) {
-        // RuleHook::finish writes what it holds and moves its counts to the shared
-        // totals; it keeps working afterwards, so it doubles as a flush.
         if let Some(r) = self.rules.as_mut() {
-            r.finish();
+            r.flush();
         }
         if let Some(w) = self.records.as_mut() {
             w.flush();
@@ -56,7 +54,12 @@ impl FlowHook for WatchHook {
     }
 
     fn finish(&mut self) {
-        self.flush();
+        if let Some(r) = self.rules.as_mut() {
+            r.finish();
+        }
+        if let Some(w) = self.records.as_mut() {
+            w.flush();
+        }
     }
 }
 
@@ -182,7 +185,8 @@ mod tests {
                  "labels":{"tier":"data \"hot\""},"network":"search","until":"2026-01-01T00:00:00Z"},
                 {"id":"w2","name":"web","image":"nginx","ips":["172.18.0.5"],
                  "since":"2026-01-01T00:00:00Z"},
-                {"id":"a3","name":"api","image":"api:1","ips":["172.18.0.6"]}],
+                {"id":"a3","name":"api","image":"api:1","ips":["172.18.0.6"],
+                 "networks":[{"name":"shop_default","id":"n1","ipv4":"172.18.0.6"}]}],
                "host_ips":["172.18.0.1"]}"#,
             "test",
         )
@@ -216,6 +220,8 @@ mod tests {
         assert_eq!(v["direction"], "internal");
         assert_eq!(v["interim"], true);
         assert_eq!(v["orig_container"]["id"], "a3");
+        // `bridgewatch inventory` writes `networks`; their names become `network`.
+        assert_eq!(v["orig_container"]["network"], "shop_default");
         assert_eq!(v["resp_container"]["name"], "web");
         assert!(v["resp_container"]["network"].is_null());
         // The bridge address is the host.

@@ -2,6 +2,8 @@
 //! binary, reading its JSON lines.
 #![allow(dead_code)]
 
+pub mod docker;
+pub mod http;
 pub mod pcapgen;
 
 use serde_json::Value;
