@@ -209,6 +209,17 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub mmap: bool,
 
+    /// Serve /metrics (Prometheus text), /healthz and /readyz over HTTP on this
+    /// address: PORT or :PORT (127.0.0.1), IP:PORT, [IPv6]:PORT; port 0 picks a free
+    /// one (the address is printed on stderr). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// With --listen: keep serving this many seconds after the replay ends, so a
+    /// scraper reads the final counters.
+    #[arg(long, value_name = "SECS", requires = "listen")]
+    pub linger: Option<f64>,
+
     /// No summary on stderr and no progress bar.
     #[arg(short, long)]
     pub quiet: bool,

@@ -5,6 +5,7 @@ use bridgewatch::cli::{Cli, Command, ReplayArgs, RulesCommand};
 use bridgewatch::decode::DecodeConfig;
 use bridgewatch::flow::table::TableConfig;
 use bridgewatch::flow::timeouts::Timeouts;
+use bridgewatch::metrics::{self, AlertCounters, Metrics, Ready};
 use bridgewatch::passive_dns::PassiveDns;
 use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
 use bridgewatch::pipeline::output::SharedWriter;
@@ -102,6 +103,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
+    let live = match &args.listen {
+        Some(addr) => Some(serve_metrics(addr)?),
+        None => None,
+    };
     let RulesSetup {
         hook,
         alerts_out,
@@ -109,7 +114,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         reads_community_id: rules_read_community_id,
         passive_dns,
         mut outputs,
-    } = rule_hook(&args)?;
+    } = rule_hook(&args, live.as_ref())?;
     let opts = ReplayOptions {
         files: args.files.clone(),
         flows_out,
@@ -132,6 +137,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         progress: !args.quiet,
         hook,
         mmap: args.mmap,
+        metrics: live.clone(),
     };
     let flows_out = opts.flows_out.clone();
     let outcome = run_replay(opts);
@@ -193,6 +199,9 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
                 .with_context(|| format!("--stats-json {target}: cannot write"))?;
         }
     }
+    if let (Some(_), Some(secs)) = (&live, args.linger) {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -202,8 +211,11 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
 
 /// The rule engine hook for `replay`, unless `--no-rules`: loads and checks every rule
 /// file first (refusing to start on any error), then one evaluator per worker.
-fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
+fn rule_hook(args: &ReplayArgs, live: Option<&Arc<Metrics>>) -> Result<RulesSetup> {
     if args.no_rules {
+        if let Some(m) = live {
+            m.set_ready(Ready::RulesLoaded);
+        }
         return Ok(RulesSetup::default());
     }
     let format: Format = args
@@ -244,6 +256,15 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         None => Arc::new(NoNames),
     };
     let outputs = remote_outputs(args, &hostname)?;
+    let alert_metrics = live.map(|m| {
+        let a = Arc::new(AlertCounters::new(&set));
+        m.set_alerts(a.clone());
+        m.set_inventory_size(inventory.len());
+        for o in &outputs {
+            m.add_output(&o.name, o.counters());
+        }
+        a
+    });
     let engine = Engine::with_names(
         Arc::new(set),
         Arc::new(inventory),
@@ -271,15 +292,14 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
     let handles: Vec<_> = outputs.iter().filter_map(Delivery::handle).collect();
     let seed = args.community_id_seed;
     let factory: HookFactory = Arc::new(move |_worker| {
-        Box::new(RuleHook::new(
-            &engine,
-            seed,
-            format,
-            o.clone(),
-            handles.clone(),
-            c.clone(),
-        ))
+        Box::new(
+            RuleHook::new(&engine, seed, format, o.clone(), handles.clone(), c.clone())
+                .with_metrics(alert_metrics.clone()),
+        )
     });
+    if let Some(m) = live {
+        m.set_ready(Ready::RulesLoaded);
+    }
     Ok(RulesSetup {
         hook: Some(factory),
         alerts_out: out,
@@ -363,6 +383,23 @@ fn remote_outputs(args: &ReplayArgs, hostname: &str) -> Result<Vec<Delivery>> {
         )?);
     }
     Ok(out)
+}
+
+/// Starts the `--listen` endpoint; a replay is ready once its rules are loaded and
+/// its first capture file is open.
+fn serve_metrics(addr: &str) -> Result<Arc<Metrics>> {
+    let sock = metrics::parse_listen(addr).map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
+    let m = Arc::new(Metrics::new(
+        &[Ready::InputsOpen, Ready::RulesLoaded],
+        env!("CARGO_PKG_VERSION"),
+        env!("BRIDGEWATCH_GIT_COMMIT"),
+    ));
+    let bound = metrics::server::start(sock, m.clone())
+        .with_context(|| format!("--listen {sock}: cannot listen"))?;
+    // Printed even with -q: with port 0 it is the only way to learn the port.
+    eprintln!("bridgewatch: serving /metrics, /healthz and /readyz on http://{bound}");
+    tracing::info!(%bound, "metrics endpoint listening");
+    Ok(m)
 }
 
 /// What `replay` needs from the rules: a hook per worker, the alert output, the

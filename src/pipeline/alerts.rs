@@ -7,6 +7,7 @@ use super::output::{SharedWriter, CHUNK};
 use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
+use crate::metrics::AlertCounters;
 use crate::rules::{Alert, Engine, Evaluator};
 use crate::sinks::delivery::{Message, OutputHandle};
 use crate::sinks::format::{syslog_severity, Format};
@@ -28,6 +29,8 @@ pub struct RuleHook {
     outputs: Vec<OutputHandle>,
     counts: BTreeMap<String, u64>,
     totals: AlertCounts,
+    /// Live per-rule counters for `/metrics` (one atomic add per alert).
+    live: Option<Arc<AlertCounters>>,
 }
 
 impl RuleHook {
@@ -49,7 +52,14 @@ impl RuleHook {
             outputs,
             counts: BTreeMap::new(),
             totals,
+            live: None,
         }
+    }
+
+    /// Also count every alert in `live` as it is raised (`/metrics`).
+    pub fn with_metrics(mut self, live: Option<Arc<AlertCounters>>) -> RuleHook {
+        self.live = live;
+        self
     }
 
     fn drain(&mut self) {
@@ -58,6 +68,9 @@ impl RuleHook {
                 a.flow.community_id = community_id_v1(&a.flow.tuple(), self.community_id_seed);
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
+            if let Some(live) = &self.live {
+                live.count(&a.rule);
+            }
             let start = self.buf.len();
             if self.out.is_some() || !self.outputs.is_empty() {
                 self.format.alert_line(&a, &mut self.buf);

@@ -6,8 +6,10 @@
 
 use super::Progress;
 use crate::capture::{open_file_with, CaptureError, CaptureReader, IfaceNames, PacketBatch};
+use crate::metrics::{Metrics, Ready, StatsSlot};
 use crate::stats::RunStats;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// About this many bytes of capture file per batch.
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -22,6 +24,8 @@ pub struct Input<'a> {
     seq: u64,
     pub stats: RunStats,
     pub errors: Vec<CaptureError>,
+    /// `/metrics`: the registry (told when an input is open) and this input's slot.
+    pub metrics: Option<(Arc<Metrics>, Arc<StatsSlot>)>,
 }
 
 impl<'a> Input<'a> {
@@ -41,6 +45,13 @@ impl<'a> Input<'a> {
             seq: 0,
             stats: RunStats::default(),
             errors: Vec::new(),
+            metrics: None,
+        }
+    }
+
+    fn publish(&self) {
+        if let Some((_, slot)) = &self.metrics {
+            slot.publish(&self.stats);
         }
     }
 
@@ -56,10 +67,16 @@ impl<'a> Input<'a> {
                 let fi = self.next_file;
                 self.next_file += 1;
                 match open_file_with(path, self.mmap) {
-                    Ok(r) => self.current = Some((fi, r, Vec::new())),
+                    Ok(r) => {
+                        self.current = Some((fi, r, Vec::new()));
+                        if let Some((m, _)) = &self.metrics {
+                            m.set_ready(Ready::InputsOpen);
+                        }
+                    }
                     Err(e) => {
                         self.stats.files_failed += 1;
                         self.errors.push(e);
+                        self.publish();
                         continue;
                     }
                 }
@@ -99,6 +116,7 @@ impl<'a> Input<'a> {
                     };
                     self.stats.merge(&reader_stats);
                 }
+                self.publish();
             }
             if !batch.packets.is_empty() {
                 batch.seq = self.seq;

@@ -10,6 +10,7 @@ use crate::decode::{Decoder, FlowPacket};
 use crate::flow::key::FlowKey;
 use crate::flow::record::FlowRecord;
 use crate::flow::table::{FlowTable, TableConfig};
+use crate::metrics::StatsSlot;
 use crate::stats::RunStats;
 use crate::time::Nanos;
 use std::collections::HashMap;
@@ -83,6 +84,8 @@ pub struct Worker {
     started: Vec<FlowRecord>,
     /// Reused buffer for records leaving the table.
     finished: Vec<FlowRecord>,
+    /// Where this worker publishes its counters for `/metrics`, once per batch.
+    metrics: Option<Arc<StatsSlot>>,
 }
 
 impl Worker {
@@ -115,6 +118,19 @@ impl Worker {
             hook,
             started: Vec::new(),
             finished: Vec::new(),
+            metrics: None,
+        }
+    }
+
+    /// Publish this worker's counters into `slot` after every batch.
+    pub fn set_metrics(&mut self, slot: Arc<StatsSlot>) {
+        self.metrics = Some(slot);
+    }
+
+    fn publish(&self) {
+        if let Some(m) = &self.metrics {
+            m.publish(&self.stats);
+            m.publish_table(self.table.stats(), self.table.len());
         }
     }
 
@@ -174,6 +190,7 @@ impl Worker {
         });
         self.table.advance(max_ts);
         self.emit_finished();
+        self.publish();
     }
 
     /// End of input: flush every open flow and the output buffer.
@@ -190,6 +207,7 @@ impl Worker {
             w.write_chunk(&mut self.out_buf);
         }
         self.stats.table = self.table.stats().clone();
+        self.publish();
     }
 
     fn emit_finished(&mut self) {
