@@ -16,6 +16,16 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log format on stderr: text, or json (one object per line, for log shippers).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text",
+          value_parser = crate::logging::FORMATS)]
+    pub log_format: String,
+
+    /// Log level (error, warn, info, debug, trace) or a filter such as
+    /// `warn,bridgewatch=debug`. Default: $RUST_LOG, else $BRIDGEWATCH_LOG, else warn.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

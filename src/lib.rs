@@ -9,6 +9,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod flow;
+pub mod logging;
 pub mod metrics;
 pub mod passive_dns;
 pub mod pipeline;

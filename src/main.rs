@@ -18,21 +18,38 @@ use bridgewatch::sinks::delivery::{Counters, Delivery};
 use bridgewatch::sinks::format::Format;
 use bridgewatch::sinks::http_out::{parse_header, HttpKind, HttpOut, HttpSettings};
 use bridgewatch::sinks::syslog_out::{SyslogOut, SyslogTarget};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `--version`: the version, the commit it was built from (build.rs) and features.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("BRIDGEWATCH_GIT_COMMIT"),
+    "\nfeatures: ",
+    env!("BRIDGEWATCH_FEATURES"),
+    "\nbuild: ",
+    env!("BRIDGEWATCH_BUILD"),
+);
+
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BRIDGEWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .try_init();
-    let cli = Cli::parse();
+    let matches = Cli::command().version(VERSION).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if let Err(e) = bridgewatch::logging::init(&cli.log_format, cli.log_level.as_deref()) {
+        eprintln!("bridgewatch: error: {e}");
+        return ExitCode::from(2);
+    }
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = env!("BRIDGEWATCH_GIT_COMMIT"),
+        "bridgewatch starting"
+    );
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
         Command::Fields => {
@@ -140,7 +157,14 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         metrics: live.clone(),
     };
     let flows_out = opts.flows_out.clone();
+    tracing::info!(files = opts.files.len(), threads, "replay starting");
     let outcome = run_replay(opts);
+    tracing::info!(
+        packets = outcome.stats.packets,
+        flows = outcome.stats.flows_written,
+        secs = outcome.elapsed.as_secs_f64(),
+        "replay finished"
+    );
     let mut failed = false;
     for e in &outcome.file_errors {
         eprintln!("bridgewatch: error: {e}");
