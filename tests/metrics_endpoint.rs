@@ -97,6 +97,9 @@ fn metrics_during_and_after_a_replay_match_the_summary() {
     let stats_path = dir.path().join("stats.json");
     let alerts_path = dir.path().join("alerts.jsonl");
     let cap = capture();
+    // A UDP syslog receiver on loopback, so the output counters have something to count.
+    let syslog = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let syslog_addr = syslog.local_addr().unwrap();
 
     let mut child = Command::new(bin())
         .args([
@@ -114,6 +117,10 @@ fn metrics_during_and_after_a_replay_match_the_summary() {
         .arg(&stats_path)
         .arg("--alerts")
         .arg(&alerts_path)
+        .arg("--syslog")
+        .arg(format!("udp://{syslog_addr}"))
+        .arg("--spool-dir")
+        .arg(dir.path().join("spool"))
         .arg(&fifo)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -248,6 +255,38 @@ fn metrics_during_and_after_a_replay_match_the_summary() {
         .count() as u64;
     assert_eq!(lines, total);
     assert_eq!(n("bridgewatch_inventory_containers"), 6);
+    // The syslog output: what the summary says it sent, nothing dropped, nothing waiting.
+    let out = &stats["outputs"][0];
+    let name = out["name"].as_str().unwrap();
+    assert_eq!(name, format!("syslog {syslog_addr}"));
+    let o = |metric: &str, extra: &str| n(&format!("{metric}{{output=\"{name}\"{extra}}}"));
+    assert_eq!(out["sent"].as_u64(), Some(total));
+    assert_eq!(o("bridgewatch_output_sent_total", ""), total);
+    for reason in [
+        "queue_full",
+        "spool_full",
+        "rejected",
+        "undelivered_at_exit",
+    ] {
+        assert_eq!(
+            o(
+                "bridgewatch_output_dropped_total",
+                &format!(",reason=\"{reason}\"")
+            ),
+            out[reason].as_u64().unwrap()
+        );
+    }
+    assert_eq!(
+        o("bridgewatch_output_send_failures_total", ""),
+        out["send_errors"].as_u64().unwrap()
+    );
+    assert_eq!(o("bridgewatch_output_queue_depth", ""), 0);
+    assert_eq!(
+        o("bridgewatch_output_spool_bytes", ""),
+        0,
+        "delivered: the spool is empty"
+    );
+    drop(syslog);
     assert_eq!(get(addr, "/readyz").0, 200);
     eprintln!(
         "metrics test: {:.1} s with the listener up",
