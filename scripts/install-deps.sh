@@ -11,6 +11,7 @@ packages=(
   time          # benchmark: peak RSS via /usr/bin/time
   iproute2      # tests that build network namespaces
   rsyslog       # tests: a real syslog receiver for the syslog output
+  busybox-static # tests: a tiny container image made with docker import (no registry)
 )
 
 # Python: the offline Kubernetes schema check of docker/kubernetes (tests/deploy_files.rs).

@@ -56,6 +56,35 @@ pub enum Command {
     /// Work with rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+
+    /// Print the containers the Docker daemon runs, in the JSON that `replay --containers` reads.
+    #[command(
+        long_about = "Ask the Docker daemon which containers run (id, name, image, labels, \
+        addresses, MACs, networks, pid, network mode) and print them as the inventory JSON that \
+        `replay --containers` reads, so a capture taken on this host replays with its attribution.\n\n\
+        With --follow it keeps watching the daemon's events and prints the whole inventory again, \
+        as one JSON line, every time it changes; containers that end stay listed with `until` so a \
+        reused IP is attributed by time. If the daemon is unreachable it says why and retries with \
+        backoff.\n\n\
+        Needs read access to the Docker socket (root, or the docker group).\n\n\
+        Examples:\n  \
+        bridgewatch inventory > containers.json\n  \
+        bridgewatch inventory --docker-host tcp://127.0.0.1:2375\n  \
+        bridgewatch inventory --follow | jq -c '[.containers[].name]'"
+    )]
+    Inventory(InventoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    /// The Docker API: unix:///path/to/docker.sock or tcp://HOST:PORT. Default: $DOCKER_HOST,
+    /// else unix:///var/run/docker.sock.
+    #[arg(long, value_name = "URI")]
+    pub docker_host: Option<String>,
+
+    /// Keep watching: print the whole inventory as one JSON line on every change.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Subcommand, Debug)]

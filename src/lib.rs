@@ -5,6 +5,7 @@
 //! (sharded bidirectional flow tables) → records and alerts.  `pipeline` wires
 //! the stages together over worker threads; `cli`/`main.rs` only parse flags.
 
+pub mod attribution;
 pub mod capture;
 pub mod cli;
 pub mod decode;

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     );
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
+        Command::Inventory(a) => bridgewatch::attribution::command::run(a.docker_host, a.follow),
         Command::Fields => {
             print!("{}", rules::fields_help());
             Ok(ExitCode::SUCCESS)

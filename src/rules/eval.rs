@@ -12,7 +12,7 @@ use super::alert::{escape_into, Alert, AlertContainer, FieldValue, Priority};
 use super::compile::FastBuild;
 use super::compile::{glob_match, StrM, View, DIRECTIONS, N};
 use super::fields::{CField, Field, Role};
-use super::inventory::{Container, Inventory};
+use super::inventory::{Container, Inventory, SharedInventory};
 use super::{OutPart, RuleSet};
 use crate::flow::record::FlowRecord;
 use crate::time::Nanos;
@@ -294,7 +294,7 @@ impl FanoutState {
 
 struct Inner {
     rules: Arc<RuleSet>,
-    inv: Arc<Inventory>,
+    inv: Arc<SharedInventory>,
     hostname: Arc<str>,
     views: [ViewIndex; 4],
     fanout: Vec<Option<Mutex<FanoutState>>>,
@@ -337,7 +337,7 @@ impl Engine {
         Engine {
             inner: Arc::new(Inner {
                 rules,
-                inv,
+                inv: Arc::new(SharedInventory::new(inv)),
                 hostname: opts.hostname.into(),
                 views,
                 fanout,
@@ -347,10 +347,19 @@ impl Engine {
     }
 
     pub fn evaluator(&self) -> Evaluator {
+        let (inv_version, inv) = self.inner.inv.snapshot();
         Evaluator {
             engine: self.clone(),
             scratch: Vec::with_capacity(64),
+            inv,
+            inv_version,
         }
+    }
+
+    /// Where a live run publishes new inventory snapshots; every evaluator picks
+    /// up the new one at its next flow.
+    pub fn inventory(&self) -> Arc<SharedInventory> {
+        self.inner.inv.clone()
     }
 }
 
@@ -358,6 +367,9 @@ impl Engine {
 pub struct Evaluator {
     engine: Engine,
     scratch: Vec<u32>,
+    /// This thread's copy of the current inventory snapshot.
+    inv: Arc<Inventory>,
+    inv_version: u64,
 }
 
 /// What one view sees of a flow.  Derived strings are built only when a rule asks.
@@ -559,10 +571,13 @@ impl Evaluator {
         alerts: &mut Vec<Alert>,
     ) {
         let inner = &*self.engine.inner;
+        if inner.inv.version() != self.inv_version {
+            (self.inv_version, self.inv) = inner.inv.snapshot();
+        }
         let scratch = &mut self.scratch;
-        let cc = inner.inv.lookup(rec.orig_h, rec.ts);
-        let sc = inner.inv.lookup(rec.resp_h, rec.ts);
-        let dir = direction(&inner.inv, rec, cc.is_some(), sc.is_some());
+        let cc = self.inv.lookup(rec.orig_h, rec.ts);
+        let sc = self.inv.lookup(rec.resp_h, rec.ts);
+        let dir = direction(&self.inv, rec, cc.is_some(), sc.is_some());
         let cont = [cc, sc];
         if cc.is_some() || sc.is_none() {
             run_view(inner, scratch, rec, client_view, cont, dir, alerts);

@@ -211,6 +211,51 @@ impl Inventory {
     }
 }
 
+/// The inventory a live run keeps swapping: the Docker watcher publishes a new
+/// snapshot with [`SharedInventory::replace`]; each evaluator keeps its own
+/// `Arc` and checks [`SharedInventory::version`] (one atomic load) per flow, taking
+/// the lock only when a new snapshot is there.  No lock per packet or per flow.
+#[derive(Debug, Default)]
+pub struct SharedInventory {
+    version: std::sync::atomic::AtomicU64,
+    current: std::sync::Mutex<std::sync::Arc<Inventory>>,
+}
+
+impl SharedInventory {
+    pub fn new(inv: std::sync::Arc<Inventory>) -> SharedInventory {
+        SharedInventory {
+            version: std::sync::atomic::AtomicU64::new(0),
+            current: std::sync::Mutex::new(inv),
+        }
+    }
+
+    /// Publishes a new snapshot.
+    pub fn replace(&self, inv: Inventory) {
+        let mut cur = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *cur = std::sync::Arc::new(inv);
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Bumped by every [`SharedInventory::replace`].
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The current snapshot and its version.
+    pub fn snapshot(&self) -> (u64, std::sync::Arc<Inventory>) {
+        let cur = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        (self.version(), cur.clone())
+    }
+}
+
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

@@ -23,7 +23,7 @@ pub use alert::{Alert, AlertContainer, FieldValue, Priority};
 pub use check::check_paths;
 pub use eval::{Engine, EngineOptions, Evaluator, NameLookup, NoNames};
 pub use fields::fields_help;
-pub use inventory::{Container, Inventory, InventoryError};
+pub use inventory::{Container, Inventory, InventoryError, SharedInventory};
 pub use loader::Diag;
 
 use compile::{Compiler, N};

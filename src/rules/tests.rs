@@ -627,3 +627,24 @@ fn indexed_rules_fire_exactly_when_their_values_match_and_in_file_order() {
         ["always", "by label", "by repository", "by or"]
     );
 }
+
+#[test]
+fn a_running_evaluator_sees_a_replaced_inventory_at_its_next_flow() {
+    let rules = RuleSet::load_default().unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::new(
+        Arc::new(rules),
+        Arc::new(Inventory::default()),
+        EngineOptions {
+            min_priority: Priority::Debug,
+            hostname: "node1".into(),
+        },
+    );
+    let mut ev = e.evaluator();
+    let out = flow("172.17.0.2", 40000, "93.184.216.34", 443, 6);
+    assert!(
+        !fired(&mut ev, &out).contains(&"Elasticsearch Unexpected Outbound Connection".into()),
+        "no container known yet"
+    );
+    e.inventory().replace(inventory());
+    assert!(fired(&mut ev, &out).contains(&"Elasticsearch Unexpected Outbound Connection".into()));
+}

@@ -2,6 +2,7 @@
 //! binary, reading its JSON lines.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod pcapgen;
 
 use serde_json::Value;
