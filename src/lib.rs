@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod passive_dns;
 pub mod pipeline;
+pub mod privileges;
 pub mod rules;
 pub mod sinks;
 pub mod stats;

@@ -45,9 +45,11 @@ fn main() -> ExitCode {
         eprintln!("bridgewatch: error: {e}");
         return ExitCode::from(2);
     }
+    let caps = bridgewatch::privileges::raise_permitted();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         commit = env!("BRIDGEWATCH_GIT_COMMIT"),
+        capabilities = ?caps,
         "bridgewatch starting"
     );
     let result = match cli.command {

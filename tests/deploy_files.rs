@@ -77,7 +77,7 @@ fn host_compose_grants_what_the_readme_documents() {
     assert_eq!(strs(&s["cap_drop"]), vec!["ALL"]);
     assert_eq!(
         strs(&s["cap_add"]).into_iter().collect::<BTreeSet<_>>(),
-        set(&["NET_RAW", "NET_ADMIN", "SYS_ADMIN"])
+        set(&["NET_RAW", "NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"])
     );
     let user = s["user"].as_str().unwrap();
     assert!(
@@ -256,7 +256,7 @@ fn daemonset_configmap_and_service_fit_together() {
         strs(&sc["capabilities"]["add"])
             .into_iter()
             .collect::<BTreeSet<_>>(),
-        set(&["NET_RAW", "NET_ADMIN", "SYS_ADMIN"])
+        set(&["NET_RAW", "NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"])
     );
 
     // Every mount names a declared volume; the rules come from the ConfigMap.
@@ -376,9 +376,13 @@ fn dockerfiles_are_multi_stage_slim_and_non_root() {
         vec!["libpcap0.8", "ca-certificates", "libcap2-bin"]
     );
     assert!(runtime.contains("apt-get purge -y --auto-remove libcap2-bin"));
-    assert!(runtime.contains("setcap cap_net_raw,cap_net_admin=ep"));
+    assert!(runtime.contains("setcap cap_net_raw,cap_net_admin,cap_sys_admin,cap_sys_ptrace=p "));
     assert!(runtime.contains("\nUSER 10001:10001\n"));
     assert!(runtime.contains(&format!("\nEXPOSE {METRICS_PORT}\n")));
-    let local = std::fs::read_to_string(repo_path("docker/Dockerfile.local")).unwrap();
-    assert!(local.contains("\nFROM scratch\n") && local.contains("\nUSER 10001:10001\n"));
+    let local = std::fs::read_to_string(repo_path("docker/build-local.sh")).unwrap();
+    assert!(
+        local.contains("--change 'USER 10001:10001'"),
+        "the local image is non-root too"
+    );
+    assert!(local.contains("setcap cap_net_raw,cap_net_admin,cap_sys_admin,cap_sys_ptrace=p "));
 }

@@ -1,18 +1,22 @@
 //! The container image under the real Docker engine: `docker/build-local.sh` builds
-//! a FROM-scratch image from this build's binary (no registry needed), and the
+//! a base-less image (docker import) from this build's binary (no registry needed), and the
 //! settings of `docker/compose.host.yml` -- user, capabilities, read-only root,
 //! tmpfs, pid, mounts -- are translated to `docker run` flags (read from the file,
 //! so the test follows it) on a bridge network the test creates instead of the
 //! host's.  The container replays a capture from `pcaps/` mounted read-only and
 //! writes alerts to a file on a mounted volume; they must equal a direct run's.
-//! It also serves `/healthz` and `/readyz` through a port published on 127.0.0.1.
+//! It also serves `/healthz` and `/readyz` through a port published on 127.0.0.1, and,
+//! run with the compose file's settings as they are (host network, `pid: host`, the
+//! socket, user 10001), maps a test container to its host-side veth through its
+//! network namespace -- and cannot without SYS_PTRACE, which is why the files grant it.
 //!
-//! Image, container and network are named `bwt-*-PID` and removed by name when the
-//! test ends, pass or fail.  Without Docker the test is skipped with a reason,
-//! except under CI=true, where that is a failure.
+//! Images, containers and the network are named `bwt-*-PID` and removed by name when
+//! the test ends, pass or fail.  Without Docker the test is skipped with a reason,
+//! except in CI, where that is a failure.
 
 mod common;
 
+use common::docker::{docker, docker_available, import_busybox_image, DockerCleanup};
 use common::{bin, repo_path};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -20,13 +24,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use yaml_rust2::{Yaml, YamlLoader};
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker")
-}
 
 fn ok(out: &Output, what: &str) -> String {
     assert!(
@@ -38,48 +35,17 @@ fn ok(out: &Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// Removes what the test created, by name, however it ends.
-struct Cleanup {
-    containers: Vec<String>,
-    network: String,
-    image: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for c in &self.containers {
-            let _ = docker(&["rm", "-f", c]);
-        }
-        let _ = docker(&["network", "rm", &self.network]);
-        let _ = docker(&["rmi", "-f", &self.image]);
-    }
-}
-
-fn docker_available() -> bool {
-    match Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-    {
-        Ok(o) if o.status.success() => true,
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
-                Err(e) => e.to_string(),
-            };
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true and the Docker engine is not usable: {why}");
-            }
-            eprintln!("SKIP docker_image: the Docker engine is not usable here ({why})");
-            false
-        }
-    }
-}
-
-/// `${NAME:-default}` as compose resolves it.
+/// `${NAME:-default}` as compose resolves it.  `DOCKER_GID` is what an operator
+/// sets it to: the group of this host's Docker socket.
 fn resolve(v: &str) -> String {
     match v.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
         Some(inner) => {
             let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
+            if name == "DOCKER_GID" {
+                if let Ok(m) = std::fs::metadata("/var/run/docker.sock") {
+                    return m.gid().to_string();
+                }
+            }
             std::env::var(name).unwrap_or_else(|_| default.to_string())
         }
         None => v.to_string(),
@@ -92,9 +58,9 @@ fn strs(y: &Yaml) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The host compose service's settings as `docker run` flags.  network_mode: host
-/// becomes `network`; the named spool volume becomes a bind of `state`, so the test
-/// can read what the container wrote.
+/// The host compose service's settings as `docker run` flags.  `network` replaces
+/// network_mode (`host` keeps it); the named spool volume becomes a bind of `state`,
+/// so the test can read what the container wrote.
 fn run_flags(svc: &Yaml, network: &str, state: &Path) -> Vec<String> {
     let mut f = vec!["--network".to_string(), network.to_string()];
     assert_eq!(svc["network_mode"].as_str(), Some("host"));
@@ -138,18 +104,23 @@ fn run_flags(svc: &Yaml, network: &str, state: &Path) -> Vec<String> {
 
 #[test]
 fn image_replays_like_the_binary_with_the_host_compose_settings() {
-    if !docker_available() {
+    if !docker_available("docker_image") {
         return;
     }
     let t0 = Instant::now();
     let pid = std::process::id();
     let image = format!("bwt-img-{pid}:test");
+    let app_image = format!("bwt-bb-{pid}:test");
     let network = format!("bwt-net-{pid}");
-    let (run_name, serve_name) = (format!("bwt-run-{pid}"), format!("bwt-serve-{pid}"));
-    let _cleanup = Cleanup {
-        containers: vec![run_name.clone(), serve_name.clone()],
-        network: network.clone(),
-        image: image.clone(),
+    let (run_name, serve_name, app_name) = (
+        format!("bwt-run-{pid}"),
+        format!("bwt-serve-{pid}"),
+        format!("bwt-app-{pid}"),
+    );
+    let _cleanup = DockerCleanup {
+        containers: vec![run_name.clone(), serve_name.clone(), app_name.clone()],
+        networks: vec![network.clone()],
+        images: vec![image.clone(), app_image.clone()],
     };
     let build = Command::new(repo_path("docker/build-local.sh"))
         .arg(bin())
@@ -301,5 +272,69 @@ fn image_replays_like_the_binary_with_the_host_compose_settings() {
         assert!(Instant::now() < end, "{:?}", get("/metrics"));
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // The compose settings as they are, network_mode: host included: `inventory` maps a
+    // container to its host-side veth by entering its network namespace as user 10001.
+    let work = tempfile::tempdir().unwrap();
+    import_busybox_image(&app_image, work.path());
+    ok(
+        &docker(&[
+            "run",
+            "-d",
+            "--name",
+            &app_name,
+            "--network",
+            &network,
+            &app_image,
+            "/bin/busybox",
+            "sleep",
+            "600",
+        ]),
+        "docker run (app)",
+    );
+    let inventory = |drop_cap: Option<&str>| -> (Option<Vec<String>>, String) {
+        let mut cmd = vec!["run".to_string(), "--rm".into()];
+        let flags = run_flags(svc, "host", state.path());
+        let mut i = 0;
+        while i < flags.len() {
+            if flags[i] == "--cap-add" && Some(flags[i + 1].as_str()) == drop_cap {
+                i += 2;
+                continue;
+            }
+            cmd.push(flags[i].clone());
+            i += 1;
+        }
+        cmd.push(image.clone());
+        cmd.push("inventory".into());
+        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let out = docker(&refs);
+        let text = ok(&out, "docker run (inventory)");
+        let inv: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let app = inv["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == app_name.as_str())
+            .unwrap_or_else(|| panic!("{app_name} not in {text}"))
+            .clone();
+        let veths = app["veths"]
+            .as_array()
+            .map(|v| v.iter().map(|x| x.as_str().unwrap().to_string()).collect());
+        (veths, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (veths, err) = inventory(None);
+    let veths = veths.unwrap_or_else(|| panic!("no veths for {app_name}: {err}"));
+    assert_eq!(veths.len(), 1, "{veths:?}");
+    assert!(
+        Path::new("/sys/class/net").join(&veths[0]).exists(),
+        "{} is a host interface",
+        veths[0]
+    );
+    let (veths, err) = inventory(Some("SYS_PTRACE"));
+    assert_eq!(
+        veths, None,
+        "without SYS_PTRACE the namespace cannot be opened"
+    );
+    assert!(err.contains("/ns/net: Permission denied"), "{err}");
     eprintln!("docker_image: {:.1} s", t0.elapsed().as_secs_f64());
 }
