@@ -145,6 +145,25 @@ fn image_replays_like_the_binary_with_the_host_compose_settings() {
         "the image runs this build"
     );
 
+    // The sidecar is granted two of the four file capabilities: the binary still starts
+    // (they are permitted, not effective) and raises exactly those two.
+    let sidecar = std::fs::read_to_string(repo_path("docker/compose.sidecar.yml")).unwrap();
+    let sidecar = YamlLoader::load_from_str(&sidecar).unwrap();
+    let mut cmd = vec!["run", "--rm", "--network", "none", "--cap-drop", "ALL"];
+    let side_caps = strs(&sidecar[0]["services"]["bridgewatch"]["cap_add"]);
+    for c in &side_caps {
+        cmd.extend(["--cap-add", c.as_str()]);
+    }
+    cmd.extend([image.as_str(), "--log-level", "info", "fields"]);
+    let out = docker(&cmd);
+    ok(&out, "docker run with the sidecar's capabilities");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want: Vec<String> = side_caps.iter().map(|c| format!("CAP_{c}")).collect();
+    assert!(
+        err.contains(&format!("capabilities=[{}]", want.join(", "))),
+        "{err}"
+    );
+
     let compose = std::fs::read_to_string(repo_path("docker/compose.host.yml")).unwrap();
     let compose = YamlLoader::load_from_str(&compose).unwrap();
     let svc = &compose[0]["services"]["bridgewatch"];
