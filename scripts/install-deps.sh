@@ -15,6 +15,12 @@ packages=(
   busybox-static # tests: a tiny container image made with docker import (no registry)
 )
 
+# Python: the offline Kubernetes schema check of docker/kubernetes (tests/deploy_files.rs).
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  echo "installing: kubernetes-validate (pip)" >&2
+  python3 -m pip install -q --disable-pip-version-check kubernetes-validate
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

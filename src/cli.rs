@@ -16,6 +16,16 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log format on stderr: text, or json (one object per line, for log shippers).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text",
+          value_parser = crate::logging::FORMATS)]
+    pub log_format: String,
+
+    /// Log level (error, warn, info, debug, trace) or a filter such as
+    /// `warn,bridgewatch=debug`. Default: $RUST_LOG, else $BRIDGEWATCH_LOG, else warn.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +280,17 @@ pub struct ReplayArgs {
     /// reading them (measured slower for files already in the page cache).
     #[arg(long)]
     pub mmap: bool,
+
+    /// Serve /metrics (Prometheus text), /healthz and /readyz over HTTP on this
+    /// address: PORT or :PORT (127.0.0.1), IP:PORT, [IPv6]:PORT; port 0 picks a free
+    /// one (the address is printed on stderr). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// With --listen: keep serving this many seconds after the replay ends, so a
+    /// scraper reads the final counters.
+    #[arg(long, value_name = "SECS", requires = "listen")]
+    pub linger: Option<f64>,
 
     /// No summary on stderr and no progress bar.
     #[arg(short, long)]

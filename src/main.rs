@@ -5,6 +5,7 @@ use bridgewatch::cli::{Cli, Command, ReplayArgs, RulesCommand};
 use bridgewatch::decode::DecodeConfig;
 use bridgewatch::flow::table::TableConfig;
 use bridgewatch::flow::timeouts::Timeouts;
+use bridgewatch::metrics::{self, AlertCounters, Metrics, Ready};
 use bridgewatch::passive_dns::PassiveDns;
 use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
 use bridgewatch::pipeline::fanout::Outputs;
@@ -14,20 +15,39 @@ use bridgewatch::rules::{
     self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
 };
 use bridgewatch::{config, signals};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::hash::BuildHasher;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `--version`: the version, the commit it was built from (build.rs) and features.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("BRIDGEWATCH_GIT_COMMIT"),
+    "\nfeatures: ",
+    env!("BRIDGEWATCH_FEATURES"),
+    "\nbuild: ",
+    env!("BRIDGEWATCH_BUILD"),
+);
+
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BRIDGEWATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .try_init();
-    let cli = Cli::parse();
+    let matches = Cli::command().version(VERSION).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    if let Err(e) = bridgewatch::logging::init(&cli.log_format, cli.log_level.as_deref()) {
+        eprintln!("bridgewatch: error: {e}");
+        return ExitCode::from(2);
+    }
+    let caps = bridgewatch::privileges::raise_permitted();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = env!("BRIDGEWATCH_GIT_COMMIT"),
+        capabilities = ?caps,
+        "bridgewatch starting"
+    );
     let result = match cli.command {
         Command::Replay(args) => replay(*args),
         Command::Watch(args) => bridgewatch::watch::run(*args),
@@ -94,9 +114,18 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
     let config = config::outputs(&args, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    let live = match &args.listen {
+        Some(addr) => Some(serve_metrics(addr)?),
+        None => None,
+    };
     // Rules are loaded (and refused on any error) before any output starts.
-    let rules = load_rules(&args, &hostname)?;
+    let rules = load_rules(&args, &hostname, live.as_ref())?;
     let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(m) = &live {
+        for (name, counters) in outputs.remote_counters() {
+            m.add_output(&name, counters);
+        }
+    }
     let stop = signals::install().context("cannot install signal handlers")?;
     let (hook, alert_counts, rules_read_community_id, passive_dns) = match rules {
         Some(r) => {
@@ -105,8 +134,12 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
             let fanout = outputs.alerts();
             let seed = args.community_id_seed;
             let engine = r.engine;
+            let alert_metrics = r.alert_metrics;
             let factory: HookFactory = Arc::new(move |_worker| {
-                Box::new(RuleHook::new(&engine, seed, fanout.clone(), c.clone()))
+                Box::new(
+                    RuleHook::new(&engine, seed, fanout.clone(), c.clone())
+                        .with_metrics(alert_metrics.clone()),
+                )
             });
             (
                 Some(factory),
@@ -140,8 +173,16 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         progress: !args.quiet,
         hook,
         mmap: args.mmap,
+        metrics: live.clone(),
     };
+    tracing::info!(files = opts.files.len(), threads, "replay starting");
     let outcome = run_replay(opts);
+    tracing::info!(
+        packets = outcome.stats.packets,
+        flows = outcome.stats.flows_written,
+        secs = outcome.elapsed.as_secs_f64(),
+        "replay finished"
+    );
     let mut failed = false;
     for e in &outcome.file_errors {
         eprintln!("bridgewatch: error: {e}");
@@ -198,6 +239,9 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
                 .with_context(|| format!("--stats-json {target}: cannot write"))?;
         }
     }
+    if let (Some(_), Some(secs)) = (&live, args.linger) {
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
+    }
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -211,12 +255,21 @@ struct Rules {
     engine: Engine,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
+    /// Per-rule counters for `/metrics`, when `--listen` is on.
+    alert_metrics: Option<Arc<AlertCounters>>,
 }
 
 /// Loads and checks every rule file (refusing to start on any error), unless
 /// `--no-rules`.
-fn load_rules(args: &ReplayArgs, hostname: &str) -> Result<Option<Rules>> {
+fn load_rules(
+    args: &ReplayArgs,
+    hostname: &str,
+    live: Option<&Arc<Metrics>>,
+) -> Result<Option<Rules>> {
     if args.no_rules {
+        if let Some(m) = live {
+            m.set_ready(Ready::RulesLoaded);
+        }
         return Ok(None);
     }
     let min_priority: Priority = args
@@ -249,6 +302,13 @@ fn load_rules(args: &ReplayArgs, hostname: &str) -> Result<Option<Rules>> {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
+    let alert_metrics = live.map(|m| {
+        let a = Arc::new(AlertCounters::new(&set));
+        m.set_alerts(a.clone());
+        m.set_inventory_size(inventory.len());
+        m.set_ready(Ready::RulesLoaded);
+        a
+    });
     let engine = Engine::with_names(
         Arc::new(set),
         Arc::new(inventory),
@@ -262,5 +322,21 @@ fn load_rules(args: &ReplayArgs, hostname: &str) -> Result<Option<Rules>> {
         engine,
         reads_community_id,
         passive_dns,
+        alert_metrics,
     }))
+}
+
+fn serve_metrics(addr: &str) -> Result<Arc<Metrics>> {
+    let sock = metrics::parse_listen(addr).map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
+    let m = Arc::new(Metrics::new(
+        &[Ready::InputsOpen, Ready::RulesLoaded],
+        env!("CARGO_PKG_VERSION"),
+        env!("BRIDGEWATCH_GIT_COMMIT"),
+    ));
+    let bound = metrics::server::start(sock, m.clone())
+        .with_context(|| format!("--listen {sock}: cannot listen"))?;
+    // Printed even with -q: with port 0 it is the only way to learn the port.
+    eprintln!("bridgewatch: serving /metrics, /healthz and /readyz on http://{bound}");
+    tracing::info!(%bound, "metrics endpoint listening");
+    Ok(m)
 }

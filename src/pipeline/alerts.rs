@@ -6,6 +6,7 @@ use super::fanout::Fanout;
 use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
+use crate::metrics::AlertCounters;
 use crate::rules::{Alert, Engine, Evaluator};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,8 @@ pub struct RuleHook {
     out: Option<Fanout>,
     counts: BTreeMap<String, u64>,
     totals: AlertCounts,
+    /// Live per-rule counters for `/metrics` (one atomic add per alert).
+    live: Option<Arc<AlertCounters>>,
 }
 
 impl RuleHook {
@@ -38,7 +41,14 @@ impl RuleHook {
             out,
             counts: BTreeMap::new(),
             totals,
+            live: None,
         }
+    }
+
+    /// Also count every alert in `live` as it is raised (`/metrics`).
+    pub fn with_metrics(mut self, live: Option<Arc<AlertCounters>>) -> RuleHook {
+        self.live = live;
+        self
     }
 
     fn drain(&mut self) {
@@ -47,6 +57,9 @@ impl RuleHook {
                 a.flow.community_id = community_id_v1(&a.flow.tuple(), self.community_id_seed);
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
+            if let Some(live) = &self.live {
+                live.count(&a.rule);
+            }
             if let Some(out) = self.out.as_mut() {
                 out.alert(&a);
             }

@@ -134,6 +134,14 @@ impl Outputs {
         Ok(Target::Remote(h))
     }
 
+    /// Each remote output's name and live counters (for `/metrics`).
+    pub fn remote_counters(&self) -> Vec<(String, Arc<crate::sinks::delivery::Counters>)> {
+        self.remote
+            .iter()
+            .map(|(d, _)| (d.name.clone(), d.counters()))
+            .collect()
+    }
+
     /// A worker's fan-out for alerts, when any output takes them.
     pub fn alerts(&self) -> Option<Fanout> {
         self.fanout(|r| r.alerts)

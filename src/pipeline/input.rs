@@ -6,6 +6,7 @@
 
 use super::Progress;
 use crate::capture::{open_file_with, CaptureError, CaptureReader, IfaceNames, PacketBatch};
+use crate::metrics::{Metrics, Ready, StatsSlot};
 use crate::stats::RunStats;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,8 @@ pub struct Input<'a> {
     pub stats: RunStats,
     pub errors: Vec<CaptureError>,
     stop: Option<Arc<AtomicBool>>,
+    /// `/metrics`: the registry (told when an input is open) and this input's slot.
+    pub metrics: Option<(Arc<Metrics>, Arc<StatsSlot>)>,
 }
 
 impl<'a> Input<'a> {
@@ -46,6 +49,13 @@ impl<'a> Input<'a> {
             stats: RunStats::default(),
             errors: Vec::new(),
             stop,
+            metrics: None,
+        }
+    }
+
+    fn publish(&self) {
+        if let Some((_, slot)) = &self.metrics {
+            slot.publish(&self.stats);
         }
     }
 
@@ -76,10 +86,16 @@ impl<'a> Input<'a> {
                 let fi = self.next_file;
                 self.next_file += 1;
                 match open_file_with(path, self.mmap) {
-                    Ok(r) => self.current = Some((fi, r, Vec::new())),
+                    Ok(r) => {
+                        self.current = Some((fi, r, Vec::new()));
+                        if let Some((m, _)) = &self.metrics {
+                            m.set_ready(Ready::InputsOpen);
+                        }
+                    }
                     Err(e) => {
                         self.stats.files_failed += 1;
                         self.errors.push(e);
+                        self.publish();
                         continue;
                     }
                 }
@@ -119,6 +135,7 @@ impl<'a> Input<'a> {
                     };
                     self.stats.merge(&reader_stats);
                 }
+                self.publish();
             }
             if !batch.packets.is_empty() {
                 batch.seq = self.seq;

@@ -18,6 +18,7 @@ use crate::capture::{CaptureError, IfaceNames, PacketBatch};
 use crate::decode::{DecodeConfig, FlowPacket};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
+use crate::metrics::Metrics;
 use crate::stats::RunStats;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use fanout::Fanout;
@@ -65,6 +66,8 @@ pub struct ReplayOptions {
     pub hook: Option<HookFactory>,
     /// Frame uncompressed files from a read-only mapping instead of `read(2)`.
     pub mmap: bool,
+    /// Publish counters here for `/metrics` (`--listen`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// What a replay did.
@@ -98,12 +101,18 @@ pub fn run_replay(opts: ReplayOptions) -> ReplayOutcome {
             )
         })
         .collect();
+    if let Some(m) = &opts.metrics {
+        for w in &mut workers {
+            w.set_metrics(m.slot());
+        }
+    }
     let progress = Progress::new(&opts.files, opts.progress);
+    let metrics = opts.metrics.as_ref();
     let (stats, file_errors) = match (threads, workers.pop()) {
-        (1, Some(mut w)) => run_inline(&opts, &mut w, &names, &progress),
+        (1, Some(mut w)) => run_inline(&opts, &mut w, &names, &progress, metrics),
         (_, Some(w)) => {
             workers.push(w);
-            run_threaded(&opts, workers, &names, &progress)
+            run_threaded(&opts, workers, &names, &progress, metrics)
         }
         (_, None) => (RunStats::default(), Vec::new()),
     };
@@ -120,8 +129,10 @@ fn run_inline(
     w: &mut Worker,
     names: &IfaceNames,
     progress: &Progress,
+    metrics: Option<&Arc<Metrics>>,
 ) -> (RunStats, Vec<CaptureError>) {
     let mut input = Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone());
+    input.metrics = metrics.map(|m| (m.clone(), m.slot()));
     let mut batch = PacketBatch::default();
     let mut out = vec![Vec::<FlowPacket>::with_capacity(4096)];
     while input.next_batch(&mut batch) {
@@ -147,8 +158,11 @@ fn run_threaded(
     workers: Vec<Worker>,
     names: &IfaceNames,
     progress: &Progress,
+    metrics: Option<&Arc<Metrics>>,
 ) -> (RunStats, Vec<CaptureError>) {
     let n = workers.len();
+    let mut input = Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone());
+    input.metrics = metrics.map(|m| (m.clone(), m.slot()));
     // worker i → worker j sub-batches: grid[i][j]
     let mut sub_tx: Vec<Vec<Option<Sender<SubBatch>>>> = Vec::new();
     let mut sub_rx: Vec<Vec<Option<Receiver<SubBatch>>>> = (0..n).map(|_| Vec::new()).collect();
@@ -167,7 +181,7 @@ fn run_threaded(
         sub_tx.push(row);
     }
     let turn = Mutex::new(Turn {
-        input: Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone()),
+        input,
         next: 0,
         finished: false,
     });

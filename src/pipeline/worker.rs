@@ -10,9 +10,11 @@ use crate::decode::{Decoder, FlowPacket};
 use crate::flow::key::FlowKey;
 use crate::flow::record::FlowRecord;
 use crate::flow::table::{FlowTable, TableConfig};
+use crate::metrics::StatsSlot;
 use crate::stats::RunStats;
 use crate::time::Nanos;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A compiled `--bpf` expression, one program per link type met (compiled lazily,
 /// on the worker that uses it: libpcap programs are not shared across threads).
@@ -81,6 +83,8 @@ pub struct Worker {
     started: Vec<FlowRecord>,
     /// Reused buffer for records leaving the table.
     finished: Vec<FlowRecord>,
+    /// Where this worker publishes its counters for `/metrics`, once per batch.
+    metrics: Option<Arc<StatsSlot>>,
 }
 
 impl Worker {
@@ -112,6 +116,19 @@ impl Worker {
             hook,
             started: Vec::new(),
             finished: Vec::new(),
+            metrics: None,
+        }
+    }
+
+    /// Publish this worker's counters into `slot` after every batch.
+    pub fn set_metrics(&mut self, slot: Arc<StatsSlot>) {
+        self.metrics = Some(slot);
+    }
+
+    fn publish(&self) {
+        if let Some(m) = &self.metrics {
+            m.publish(&self.stats);
+            m.publish_table(self.table.stats(), self.table.len());
         }
     }
 
@@ -179,6 +196,7 @@ impl Worker {
         if let Some(h) = self.hook.as_mut() {
             h.flush();
         }
+        self.publish();
     }
 
     /// End of input: flush every open flow and the output buffer.
@@ -195,6 +213,7 @@ impl Worker {
             f.flush();
         }
         self.stats.table = self.table.stats().clone();
+        self.publish();
     }
 
     /// Live capture: interim records of the flows open since `first_before` and active

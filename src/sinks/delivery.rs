@@ -107,6 +107,38 @@ pub struct Counters {
     retries: AtomicU64,
     spool_full: AtomicU64,
     spooled: AtomicU64,
+    /// Messages waiting (channel plus memory queue or spool), kept by the thread.
+    depth: AtomicU64,
+    /// Bytes in the spool, kept by the thread (0 without one).
+    spool_bytes: AtomicU64,
+}
+
+impl Counters {
+    /// The counters now (what [`Delivery::finish`] returns at the end).
+    pub fn snapshot(&self) -> SenderStats {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SenderStats {
+            sent: l(&self.sent),
+            queue_full: l(&self.queue_full),
+            undelivered_at_exit: l(&self.undelivered),
+            rejected: l(&self.rejected),
+            truncated: l(&self.truncated),
+            send_errors: l(&self.send_errors),
+            retries: l(&self.retries),
+            spool_full: l(&self.spool_full),
+            spooled_at_exit: l(&self.spooled),
+        }
+    }
+
+    /// Messages waiting to be delivered.
+    pub fn queue_depth(&self) -> u64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held in the on-disk spool.
+    pub fn spool_bytes(&self) -> u64 {
+        self.spool_bytes.load(Ordering::Relaxed)
+    }
 }
 
 /// The handle workers send through (cheap to clone).
@@ -237,19 +269,12 @@ impl Delivery {
     }
 
     pub fn stats(&self) -> SenderStats {
-        let c = &self.counters;
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        SenderStats {
-            sent: l(&c.sent),
-            queue_full: l(&c.queue_full),
-            undelivered_at_exit: l(&c.undelivered),
-            rejected: l(&c.rejected),
-            truncated: l(&c.truncated),
-            send_errors: l(&c.send_errors),
-            retries: l(&c.retries),
-            spool_full: l(&c.spool_full),
-            spooled_at_exit: l(&c.spooled),
-        }
+        self.counters.snapshot()
+    }
+
+    /// The live counters (for `/metrics`).
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
     }
 }
 
@@ -275,6 +300,10 @@ trait Backlog {
     fn front(&mut self, n: usize) -> Vec<Message>;
     /// The first `n` of [`Backlog::front`] are done with.
     fn pop(&mut self, n: usize);
+    /// Bytes held on disk.
+    fn bytes(&self) -> u64 {
+        0
+    }
 }
 
 impl Backlog for VecDeque<Message> {
@@ -322,6 +351,9 @@ impl Backlog for Spool {
             tracing::error!(error = %e, "spool cursor write failed");
         }
     }
+    fn bytes(&self) -> u64 {
+        Spool::bytes(self)
+    }
 }
 
 struct State {
@@ -349,12 +381,18 @@ impl State {
             Some(mut s) => {
                 self.pump(&mut s);
                 self.counters.spooled.store(s.pending(), Ordering::Relaxed);
+                self.counters.depth.store(s.pending(), Ordering::Relaxed);
+                self.counters
+                    .spool_bytes
+                    .store(s.bytes(), Ordering::Relaxed);
             }
             None => {
                 let mut q = VecDeque::new();
                 self.pump(&mut q);
                 let left = q.len() as u64 + self.rx.try_iter().count() as u64;
                 self.counters.undelivered.fetch_add(left, Ordering::Relaxed);
+                // Those are lost (counted above), no longer waiting.
+                self.counters.depth.store(0, Ordering::Relaxed);
             }
         }
         self.transport.close();
@@ -425,6 +463,12 @@ impl State {
                     }
                 }
             }
+            self.counters
+                .depth
+                .store(backlog.len() + self.rx.len() as u64, Ordering::Relaxed);
+            self.counters
+                .spool_bytes
+                .store(backlog.bytes(), Ordering::Relaxed);
             if self.stop.load(Ordering::Relaxed)
                 && self.rx.is_empty()
                 && (backlog.len() == 0 || self.past_deadline())

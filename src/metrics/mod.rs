@@ -1,0 +1,331 @@
+//! Run-time counters for operators: the registry the pipeline publishes into and the
+//! HTTP endpoint (`--listen`) that serves them as Prometheus text, with `/healthz`
+//! and `/readyz`.
+//!
+//! The packet path never takes a lock for metrics.  Each worker (and the input)
+//! owns a [`StatsSlot`] of atomics and *stores* its cumulative counters into it once
+//! per batch ([`StatsSlot::publish`]); a scrape sums the slots.  Alerts, which are
+//! rare next to packets, bump one atomic each in an index built from the rule set
+//! before the run ([`AlertCounters`]).  Outputs expose their delivery counters
+//! (`sinks::delivery::Counters`), read at scrape time.  The only locks are taken
+//! when a slot or an output is registered (once, at start) and by the scraper.
+
+pub mod render;
+pub mod server;
+
+use crate::flow::table::TableStats;
+use crate::rules::{Priority, RuleSet};
+use crate::sinks::delivery::Counters;
+use crate::stats::RunStats;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Decode outcome kinds (`DecodeError::kind`), in a fixed order so a slot can keep
+/// one atomic per kind; a kind missing here is counted as `other`.
+pub const DECODE_KINDS: [&str; 16] = [
+    "not_ip",
+    "unsupported_link_type",
+    "truncated_link",
+    "bad_vlan",
+    "bad_ipv4",
+    "bad_ipv6",
+    "bad_ip_version",
+    "bad_tcp",
+    "bad_udp",
+    "bad_icmp",
+    "bad_sctp",
+    "bad_tunnel",
+    "fragment_held",
+    "fragment_dropped",
+    "empty",
+    "other",
+];
+
+fn kind_index(kind: &str) -> usize {
+    DECODE_KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(DECODE_KINDS.len() - 1)
+}
+
+/// One publisher's counters (a worker, or the input).  Values are cumulative totals
+/// stored by their single owner; readers sum over slots.
+#[derive(Default)]
+pub struct StatsSlot {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub decoded: AtomicU64,
+    pub bpf_rejected: AtomicU64,
+    pub flows_written: AtomicU64,
+    pub files_read: AtomicU64,
+    pub files_failed: AtomicU64,
+    pub flows_created: AtomicU64,
+    pub flows_ended: AtomicU64,
+    pub flows_evicted: AtomicU64,
+    pub flows_timed_out: AtomicU64,
+    pub flows_reused: AtomicU64,
+    pub flows_active: AtomicU64,
+    pub decode_failures: [AtomicU64; DECODE_KINDS.len()],
+    pub skipped: [AtomicU64; DECODE_KINDS.len()],
+}
+
+impl StatsSlot {
+    /// Stores the owner's running totals (a handful of relaxed stores: cheap enough
+    /// to do once per batch).
+    pub fn publish(&self, s: &RunStats) {
+        let st = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        st(&self.packets, s.packets);
+        st(&self.bytes, s.bytes);
+        st(&self.decoded, s.decoded);
+        st(&self.bpf_rejected, s.bpf_rejected);
+        st(&self.flows_written, s.flows_written);
+        st(&self.files_read, s.files_read);
+        st(&self.files_failed, s.files_failed);
+        // Several kinds may fall into `other`: sum before storing.
+        let mut fails = [0u64; DECODE_KINDS.len()];
+        for (k, v) in &s.decode_failures {
+            fails[kind_index(k)] += v;
+        }
+        let mut skips = [0u64; DECODE_KINDS.len()];
+        for (k, v) in &s.skipped {
+            skips[kind_index(k)] += v;
+        }
+        for (a, v) in self.decode_failures.iter().zip(fails) {
+            st(a, v);
+        }
+        for (a, v) in self.skipped.iter().zip(skips) {
+            st(a, v);
+        }
+    }
+
+    /// Stores a flow table's totals and how many flows it holds now.
+    pub fn publish_table(&self, t: &TableStats, active: usize) {
+        let st = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        st(&self.flows_created, t.flows_created);
+        st(&self.flows_ended, t.flows_ended);
+        st(&self.flows_evicted, t.flows_evicted);
+        st(&self.flows_timed_out, t.flows_timed_out);
+        st(&self.flows_reused, t.flows_reused);
+        st(&self.flows_active, active as u64);
+    }
+}
+
+/// Alerts by rule, one atomic per rule of the loaded set (the index is built before
+/// the run and never changes, so counting takes no lock).
+pub struct AlertCounters {
+    index: HashMap<Arc<str>, usize>,
+    rules: Vec<(Arc<str>, Priority, AtomicU64)>,
+    /// Alerts naming a rule not in the set (should not happen; counted, not lost).
+    unknown: AtomicU64,
+}
+
+impl AlertCounters {
+    pub fn new(set: &RuleSet) -> AlertCounters {
+        let mut index = HashMap::new();
+        let mut rules = Vec::new();
+        for r in &set.rules {
+            if !index.contains_key(&r.name) {
+                index.insert(r.name.clone(), rules.len());
+                rules.push((r.name.clone(), r.priority, AtomicU64::new(0)));
+            }
+        }
+        AlertCounters {
+            index,
+            rules,
+            unknown: AtomicU64::new(0),
+        }
+    }
+
+    pub fn count(&self, rule: &str) {
+        match self.index.get(rule).and_then(|&i| self.rules.get(i)) {
+            Some((_, _, n)) => n.fetch_add(1, Ordering::Relaxed),
+            None => self.unknown.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+/// What `/readyz` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// Every capture input is open (a file opened, or live handles activated).
+    InputsOpen = 1,
+    /// The rule set is loaded and compiled (or `--no-rules`).
+    RulesLoaded = 2,
+    /// The container inventory has been synced once (live mode).
+    InventorySynced = 4,
+}
+
+impl Ready {
+    fn name(self) -> &'static str {
+        match self {
+            Ready::InputsOpen => "inputs not open",
+            Ready::RulesLoaded => "rules not loaded",
+            Ready::InventorySynced => "inventory not synced",
+        }
+    }
+}
+
+/// The registry: everything `/metrics` reports.
+pub struct Metrics {
+    slots: Mutex<Vec<Arc<StatsSlot>>>,
+    alerts: OnceLock<Arc<AlertCounters>>,
+    outputs: Mutex<Vec<(String, Arc<Counters>)>>,
+    needed: u8,
+    have: AtomicU8,
+    /// Containers in the inventory (`--containers`, or the Docker watcher's).
+    pub inventory_containers: AtomicU64,
+    inventory_known: AtomicBool,
+    pub version: String,
+    pub commit: String,
+    started: std::time::SystemTime,
+}
+
+impl Metrics {
+    /// A registry whose `/readyz` waits for every condition in `needed`.
+    pub fn new(needed: &[Ready], version: &str, commit: &str) -> Metrics {
+        Metrics {
+            slots: Mutex::default(),
+            alerts: OnceLock::new(),
+            outputs: Mutex::default(),
+            needed: needed.iter().fold(0, |m, r| m | *r as u8),
+            have: AtomicU8::new(0),
+            inventory_containers: AtomicU64::new(0),
+            inventory_known: AtomicBool::new(false),
+            version: version.to_string(),
+            commit: commit.to_string(),
+            started: std::time::SystemTime::now(),
+        }
+    }
+
+    /// A new slot for one publisher (a worker, the input), summed into every scrape.
+    pub fn slot(&self) -> Arc<StatsSlot> {
+        let s = Arc::new(StatsSlot::default());
+        lock(&self.slots).push(s.clone());
+        s
+    }
+
+    /// Installs the per-rule alert counters (once; later calls keep the first).
+    pub fn set_alerts(&self, a: Arc<AlertCounters>) {
+        let _ = self.alerts.set(a);
+    }
+
+    pub fn add_output(&self, name: &str, c: Arc<Counters>) {
+        lock(&self.outputs).push((name.to_string(), c));
+    }
+
+    pub fn set_ready(&self, r: Ready) {
+        self.have.fetch_or(r as u8, Ordering::Relaxed);
+    }
+
+    pub fn set_inventory_size(&self, n: usize) {
+        self.inventory_containers.store(n as u64, Ordering::Relaxed);
+        self.inventory_known.store(true, Ordering::Relaxed);
+    }
+
+    /// `Ok` when ready, else what is still missing.
+    pub fn readiness(&self) -> Result<(), Vec<&'static str>> {
+        let have = self.have.load(Ordering::Relaxed);
+        let missing: Vec<&'static str> = [
+            Ready::InputsOpen,
+            Ready::RulesLoaded,
+            Ready::InventorySynced,
+        ]
+        .into_iter()
+        .filter(|r| self.needed & *r as u8 != 0 && have & *r as u8 == 0)
+        .map(Ready::name)
+        .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing)
+        }
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        render::render(self)
+    }
+}
+
+/// A lock that survives a panicked holder (the data are counters: still valid).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// `--listen` values: `PORT` or `:PORT` (loopback), `IP:PORT`, `[IPv6]:PORT`.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    let port = s.strip_prefix(':').unwrap_or(s);
+    if let Ok(p) = port.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], p)));
+    }
+    s.parse::<SocketAddr>().map_err(|_| {
+        format!("'{s}' is not PORT, IP:PORT or [IPv6]:PORT (a bare port listens on 127.0.0.1)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen("9464").unwrap().to_string(), "127.0.0.1:9464");
+        assert_eq!(parse_listen(":9464").unwrap().to_string(), "127.0.0.1:9464");
+        assert_eq!(parse_listen("0.0.0.0:1").unwrap().to_string(), "0.0.0.0:1");
+        assert_eq!(parse_listen("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert!(parse_listen("localhost").is_err());
+        assert!(parse_listen("70000").is_err());
+    }
+
+    #[test]
+    fn readiness_waits_for_every_needed_condition() {
+        let m = Metrics::new(&[Ready::InputsOpen, Ready::RulesLoaded], "0", "x");
+        assert_eq!(
+            m.readiness(),
+            Err(vec!["inputs not open", "rules not loaded"])
+        );
+        m.set_ready(Ready::RulesLoaded);
+        assert_eq!(m.readiness(), Err(vec!["inputs not open"]));
+        m.set_ready(Ready::InventorySynced); // not needed: changes nothing
+        m.set_ready(Ready::InputsOpen);
+        assert_eq!(m.readiness(), Ok(()));
+    }
+
+    #[test]
+    fn slots_sum_and_unknown_kinds_go_to_other() {
+        let m = Metrics::new(&[], "0", "x");
+        let (a, b) = (m.slot(), m.slot());
+        let mut s = RunStats {
+            packets: 5,
+            ..RunStats::default()
+        };
+        s.decode_failures.insert("bad_tcp", 2);
+        s.decode_failures.insert("some_new_kind", 3);
+        a.publish(&s);
+        s.packets = 7; // totals are stored, not added
+        a.publish(&s);
+        b.publish(&RunStats {
+            packets: 1,
+            ..RunStats::default()
+        });
+        let text = m.render();
+        assert!(
+            text.contains("\nbridgewatch_capture_packets_total 8\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bridgewatch_decode_failures_total{kind=\"bad_tcp\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("bridgewatch_decode_failures_total{kind=\"other\"} 3\n"),
+            "{text}"
+        );
+    }
+}
