@@ -319,6 +319,17 @@ impl Engine {
         opts: EngineOptions,
         names: Arc<dyn NameLookup>,
     ) -> Engine {
+        Engine::with_shared(rules, Arc::new(SharedInventory::new(inv)), opts, names)
+    }
+
+    /// As [`Engine::with_names`], reading an inventory someone else keeps current
+    /// (live mode's Docker watcher).
+    pub fn with_shared(
+        rules: Arc<RuleSet>,
+        inv: Arc<SharedInventory>,
+        opts: EngineOptions,
+        names: Arc<dyn NameLookup>,
+    ) -> Engine {
         let active: Vec<bool> = rules
             .rules
             .iter()
@@ -337,7 +348,7 @@ impl Engine {
         Engine {
             inner: Arc::new(Inner {
                 rules,
-                inv: Arc::new(SharedInventory::new(inv)),
+                inv,
                 hostname: opts.hostname.into(),
                 views,
                 fanout,

@@ -208,6 +208,16 @@ impl Inventory {
         self.containers.push(c);
     }
 
+    /// Adds every container and host address of `other` (listed after this one's).
+    pub fn extend_from(&mut self, other: &Inventory) {
+        for c in &other.containers {
+            self.add(c.clone());
+        }
+        for ip in &other.host_ips {
+            self.host_ips.insert(*ip);
+        }
+    }
+
     pub fn add_host_ip(&mut self, ip: IpAddr) {
         self.host_ips.insert(ip);
     }

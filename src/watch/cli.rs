@@ -54,6 +54,17 @@ pub struct WatchArgs {
     #[arg(long, value_name = "FILE")]
     pub containers: Option<PathBuf>,
 
+    /// The Docker API that names the containers: unix:///path/to/docker.sock or
+    /// tcp://HOST:PORT (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    /// Its events keep the inventory current; entries of --containers come first.
+    /// An unreachable daemon is a warning: watch retries with backoff.
+    #[arg(long, value_name = "URI")]
+    pub docker_host: Option<String>,
+
+    /// Do not ask the Docker daemon: attribute with --containers alone.
+    #[arg(long, conflicts_with = "docker_host")]
+    pub no_docker: bool,
+
     /// Kernel capture buffer per interface, in bytes: what absorbs bursts while the
     /// workers are busy.  Packets that do not fit are counted as kernel drops.
     #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]

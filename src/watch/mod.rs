@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod discover;
+pub mod docker;
 pub mod live;
 pub mod records;
 
@@ -25,7 +26,9 @@ use crate::pipeline::fanout::Outputs;
 use crate::pipeline::output::SharedWriter;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
-use crate::rules::{Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet};
+use crate::rules::{
+    Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet, SharedInventory,
+};
 use crate::sinks::file_out::FileSpec;
 use crate::sinks::format::Format;
 use crate::stats::RunStats;
@@ -111,7 +114,8 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             }
         }
     }
-    let inventory = Arc::new(inventory);
+    let base_inventory = inventory.clone();
+    let inventory = Arc::new(SharedInventory::new(Arc::new(inventory)));
 
     // Open every handle before anything else runs: a missing capability or interface
     // stops the run here, with nothing half started.
@@ -137,6 +141,21 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
 
     // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
+    // The Docker daemon names the containers, unless told not to ask it.
+    let docker = if args.no_docker {
+        None
+    } else {
+        Some(
+            docker::start(
+                args.docker_host.clone(),
+                base_inventory,
+                inventory.clone(),
+                stop.clone(),
+                args.quiet,
+            )
+            .context("cannot start the Docker watcher")?,
+        )
+    };
 
     let names = Arc::new(crate::capture::IfaceNames::default());
     let iface_ids: Vec<u16> = captures
@@ -231,6 +250,9 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let signalled = stop.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
 
+    if let Some((h, _)) = docker {
+        let _ = h.join();
+    }
     let mut stats = RunStats::default();
     for h in capture_handles {
         match h.join() {
@@ -403,7 +425,7 @@ struct Rules {
     passive_dns: Option<Arc<PassiveDns>>,
 }
 
-fn rules_setup(args: &WatchArgs, inventory: &Arc<Inventory>) -> Result<Rules> {
+fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rules> {
     if args.no_rules {
         return Ok(Rules {
             factory: None,
@@ -443,7 +465,7 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<Inventory>) -> Result<Rules> {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
-    let engine = Engine::with_names(
+    let engine = Engine::with_shared(
         Arc::new(set),
         inventory.clone(),
         EngineOptions {

@@ -11,7 +11,7 @@ use crate::flow::record::FlowRecord;
 use crate::pipeline::alerts::RuleHook;
 use crate::pipeline::output::{SharedWriter, CHUNK};
 use crate::pipeline::FlowHook;
-use crate::rules::{flow_direction, Container, Inventory};
+use crate::rules::{flow_direction, Container, Inventory, SharedInventory};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,7 +65,10 @@ impl FlowHook for WatchHook {
 
 /// Writes attributed flow records into a shared output, in chunks.
 pub struct RecordWriter {
+    shared: Arc<SharedInventory>,
+    /// This worker's copy of the current snapshot, refreshed when its version moves.
     inv: Arc<Inventory>,
+    inv_version: u64,
     out: Arc<SharedWriter>,
     buf: Vec<u8>,
 }
@@ -80,9 +83,12 @@ struct ContainerJson<'a> {
 }
 
 impl RecordWriter {
-    pub fn new(inv: Arc<Inventory>, out: Arc<SharedWriter>) -> RecordWriter {
+    pub fn new(shared: Arc<SharedInventory>, out: Arc<SharedWriter>) -> RecordWriter {
+        let (inv_version, inv) = shared.snapshot();
         RecordWriter {
+            shared,
             inv,
+            inv_version,
             out,
             buf: Vec::with_capacity(CHUNK + 4096),
         }
@@ -90,6 +96,9 @@ impl RecordWriter {
 
     /// Appends `r` as one JSON line with the attribution keys.
     pub fn write(&mut self, r: &FlowRecord, interim: bool) {
+        if self.shared.version() != self.inv_version {
+            (self.inv_version, self.inv) = self.shared.snapshot();
+        }
         write_attributed(&self.inv, r, interim, &mut self.buf);
         if self.buf.len() >= CHUNK {
             self.out.write_chunk(&mut self.buf);
