@@ -27,7 +27,8 @@ use crate::pipeline::output::SharedWriter;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{
-    Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet, SharedInventory,
+    Engine, EngineOptions, EngineSlot, Inventory, NameLookup, NoNames, Priority, RuleSet,
+    SharedInventory,
 };
 use crate::sinks::file_out::FileSpec;
 use crate::sinks::format::Format;
@@ -137,10 +138,22 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
-    let rules = rules_setup(&args, &inventory)?;
+    let mut rules = rules_setup(&args, &inventory)?;
 
     // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
+    let reloader = match rules.reload.take() {
+        Some((slot, reload)) => Some(
+            std::thread::Builder::new()
+                .name("bw-reload".into())
+                .spawn({
+                    let stop = stop.clone();
+                    move || reload_on_sighup(&slot, &reload, &stop)
+                })
+                .context("cannot start the reload thread")?,
+        ),
+        None => None,
+    };
     // The Docker daemon names the containers, unless told not to ask it.
     let docker = if args.no_docker {
         None
@@ -251,6 +264,9 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     stop.store(true, Ordering::Relaxed);
 
     if let Some((h, _)) = docker {
+        let _ = h.join();
+    }
+    if let Some(h) = reloader {
         let _ = h.join();
     }
     let mut stats = RunStats::default();
@@ -419,15 +435,61 @@ fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> 
 /// The rules for `watch`: one [`RuleHook`] per worker, or none with `--no-rules`.
 struct Rules {
     factory: Option<Box<dyn Fn() -> RuleHook + Send + Sync>>,
+    /// The engine slot every hook follows, and how to rebuild it on SIGHUP.
+    reload: Option<(Arc<EngineSlot>, Reloader)>,
     outputs: Option<Outputs>,
     counts: Option<AlertCounts>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
 }
 
+/// Until `stop`: on every SIGHUP, load the rule files again and put the new engine
+/// in force for each worker's next flow.  Flow tables are untouched (no flow is lost
+/// or restarted); fan-out windows start afresh with the new engine.  A set that does
+/// not load keeps the old one, and says why.
+fn reload_on_sighup(slot: &EngineSlot, reload: &Reloader, stop: &std::sync::atomic::AtomicBool) {
+    let mut seen = crate::signals::reload_generation();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = crate::signals::reload_generation();
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match reload() {
+            Ok(engine) => {
+                let n = engine.rule_count();
+                slot.replace(engine);
+                eprintln!("bridgewatch: SIGHUP: rules reloaded, {n} rules in force; flows in progress keep their state");
+            }
+            Err(e) => eprintln!(
+                "bridgewatch: error: SIGHUP: the new rules do not load, the previous set stays in force:\n{e}"
+            ),
+        }
+    }
+}
+
+/// Loads the rules as they are now, for a SIGHUP reload.
+type Reloader = Box<dyn Fn() -> Result<Engine, crate::rules::LoadErrors> + Send>;
+
+/// The shipped policies, the given files, or both, as the flags say.
+fn load_rule_set(
+    paths: &[std::path::PathBuf],
+    with_defaults: bool,
+) -> Result<RuleSet, crate::rules::LoadErrors> {
+    if paths.is_empty() {
+        RuleSet::load_default()
+    } else if with_defaults {
+        RuleSet::load_with_defaults(paths)
+    } else {
+        RuleSet::load(paths)
+    }
+}
+
 fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rules> {
     if args.no_rules {
         return Ok(Rules {
+            reload: None,
             factory: None,
             outputs: None,
             counts: None,
@@ -443,14 +505,8 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rul
         .min_priority
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--min-priority: {e}"))?;
-    let set = if args.rules.is_empty() {
-        RuleSet::load_default()
-    } else if args.default_rules {
-        RuleSet::load_with_defaults(&args.rules)
-    } else {
-        RuleSet::load(&args.rules)
-    }
-    .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
+    let set = load_rule_set(&args.rules, args.default_rules)
+        .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
     if !args.quiet && !args.rules.is_empty() {
         for w in &set.warnings {
             eprintln!("bridgewatch: {w}");
@@ -465,15 +521,32 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rul
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
-    let engine = Engine::with_shared(
-        Arc::new(set),
-        inventory.clone(),
-        EngineOptions {
-            min_priority,
-            hostname: hostname.clone(),
-        },
-        names,
-    );
+    let build = {
+        let (inventory, hostname) = (inventory.clone(), hostname.clone());
+        move |set: RuleSet| {
+            Engine::with_shared(
+                Arc::new(set),
+                inventory.clone(),
+                EngineOptions {
+                    min_priority,
+                    hostname: hostname.clone(),
+                },
+                names.clone(),
+            )
+        }
+    };
+    let engine = build(set);
+    let slot = Arc::new(EngineSlot::new(engine.clone()));
+    let passive_dns_off = passive_dns.is_none();
+    // SIGHUP: the same files again; a file that no longer loads leaves the old set.
+    let (paths, with_defaults) = (args.rules.clone(), args.default_rules);
+    let reload: Reloader = Box::new(move || {
+        let set = load_rule_set(&paths, with_defaults)?;
+        if set.uses_dns_names() && passive_dns_off {
+            tracing::warn!("reloaded rules read DNS names; names stay empty until restart");
+        }
+        Ok(build(set))
+    });
     let target = args.alerts.clone().unwrap_or_else(|| "-".into());
     let sink = if target == "-" {
         SinkSpec::Stdout
@@ -501,10 +574,12 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rul
     let fanout = outputs.alerts();
     let counts: AlertCounts = Arc::default();
     let (c, seed) = (counts.clone(), args.community_id_seed);
+    let slot_hooks = slot.clone();
     Ok(Rules {
         factory: Some(Box::new(move || {
-            RuleHook::new(&engine, seed, fanout.clone(), c.clone())
+            RuleHook::new(&engine, seed, fanout.clone(), c.clone()).with_reload(slot_hooks.clone())
         })),
+        reload: Some((slot, reload)),
         outputs: Some(outputs),
         counts: Some(counts),
         reads_community_id,
