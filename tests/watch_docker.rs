@@ -373,6 +373,24 @@ fn sighup_reloads_the_rules_and_a_bad_file_keeps_the_old_set() {
     std::thread::sleep(Duration::from_millis(500));
     talk(&app, &outside, 8443); // old set: fires
 
+    // Captures open: no thread of watch holds NET_RAW (13) or NET_ADMIN (12) any more.
+    let pid = env.lab.watch.as_ref().unwrap().id();
+    let mut threads = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        for key in ["CapEff:", "CapPrm:"] {
+            let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+            let bits = u64::from_str_radix(line[key.len()..].trim(), 16).unwrap();
+            assert_eq!(
+                bits & (1 << 12 | 1 << 13),
+                0,
+                "{key} {bits:x} still has NET_ADMIN/NET_RAW"
+            );
+        }
+        threads += 1;
+    }
+    assert!(threads > 3, "checked every thread ({threads})");
+
     std::fs::write(&rules, rule(9300)).unwrap();
     env.signal(libc::SIGHUP);
     wait_line(&rx, "rules reloaded", Duration::from_secs(5));

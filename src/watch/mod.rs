@@ -131,6 +131,18 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         captures.push(live::open(i, &settings)?);
     }
 
+    // The handles are open: capture needs NET_RAW/NET_ADMIN no more.  The Docker
+    // watcher maps veths to containers (setns), which needs SYS_ADMIN/SYS_PTRACE.
+    let keep: &[caps::Capability] = if args.no_docker {
+        &[]
+    } else {
+        &[
+            caps::Capability::CAP_SYS_ADMIN,
+            caps::Capability::CAP_SYS_PTRACE,
+        ]
+    };
+    let still = crate::privileges::drop_except(keep);
+    tracing::info!(capabilities = ?still, "captures open; other capabilities dropped");
     let flows_out = match &args.flows {
         Some(f) => Some(Arc::new(
             SharedWriter::open(Path::new(f))
