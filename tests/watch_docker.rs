@@ -230,12 +230,15 @@ impl Env {
 
     /// Starts `watch -i BRIDGE ARGS...`; returns its stderr lines.
     fn watch(&mut self, args: &[&str]) -> Receiver<String> {
-        let mut child = Command::new(bin())
-            .args(["watch", "-i", &self.bridge, "--active-timeout", "0"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start watch");
+        let mut cmd = Command::new(bin());
+        cmd.args(["watch", "-i", &self.bridge, "--active-timeout", "0"])
+            .args(args);
+        self.start(cmd)
+    }
+
+    /// Starts `cmd` (a watch) as the lab's watch process; returns its stderr lines.
+    fn start(&mut self, mut cmd: Command) -> Receiver<String> {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start watch");
         let err = child.stderr.take().unwrap();
         self.lab.watch = Some(child);
         let (tx, rx) = channel();
@@ -413,4 +416,71 @@ fn sighup_reloads_the_rules_and_a_bad_file_keeps_the_old_set() {
         vec!["Outbound to 8443", "Outbound to 9300", "Outbound to 9300"],
         "one alert per set in force"
     );
+}
+
+#[test]
+fn sidecar_in_the_apps_namespace_names_the_app_from_docker_or_from_flags() {
+    let Some(mut env) = Env::new("watch_docker", "bws", 216) else {
+        return;
+    };
+    let app_image = env.app_image.clone();
+    let outside = env.outside.clone();
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", &app]);
+    let netns = format!("--net=/proc/{pid}/ns/net");
+    // As `network_mode: container:APP` puts it: in the app's network namespace.
+    let run = |env: &mut Env, extra: &[&str], flows: &str, ready: &str| {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(&netns)
+            .arg(bin())
+            .args([
+                "watch",
+                "--sidecar",
+                "--active-timeout",
+                "0",
+                "--flows",
+                flows,
+            ])
+            .args(extra);
+        let rx = env.start(cmd);
+        wait_line(&rx, ready, Duration::from_secs(15));
+        std::thread::sleep(Duration::from_millis(300));
+        talk(&app, &outside, 8443);
+        std::thread::sleep(Duration::from_millis(300));
+        env.stop_watch();
+        let recs = json_lines(&std::fs::read(flows).unwrap());
+        recs.into_iter()
+            .find(|r| r["resp_h"] == outside.as_str() && r["resp_p"] == 8443)
+            .unwrap_or_else(|| panic!("no flow to {outside}:8443"))
+    };
+    let flags = env.dir.path().join("flags.jsonl").display().to_string();
+    let r = run(
+        &mut env,
+        &[
+            "--no-docker",
+            "--container-name",
+            "shop-app",
+            "--container-image",
+            "shop/app:1.4",
+            "--container-label",
+            "tier=web",
+        ],
+        &flags,
+        "watching with",
+    );
+    assert_eq!(r["iface"], "eth0");
+    assert_eq!(r["orig_container"]["name"], "shop-app");
+    assert_eq!(r["orig_container"]["image"], "shop/app:1.4");
+    assert_eq!(r["orig_container"]["labels"]["tier"], "web");
+    assert_eq!(r["direction"], "outbound");
+
+    let api = env.dir.path().join("api.jsonl").display().to_string();
+    let r = run(&mut env, &[], &api, "inventory synced");
+    assert_eq!(
+        r["orig_container"]["name"],
+        app.as_str(),
+        "the Docker API names it"
+    );
+    assert_eq!(r["orig_container"]["image"], app_image.as_str());
+    assert_eq!(r["direction"], "outbound");
 }

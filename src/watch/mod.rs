@@ -27,8 +27,8 @@ use crate::pipeline::output::SharedWriter;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{
-    Engine, EngineOptions, EngineSlot, Inventory, NameLookup, NoNames, Priority, RuleSet,
-    SharedInventory,
+    Container, Engine, EngineOptions, EngineSlot, Inventory, NameLookup, NoNames, Priority,
+    RuleSet, SharedInventory,
 };
 use crate::sinks::file_out::FileSpec;
 use crate::sinks::format::Format;
@@ -90,7 +90,10 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             .unwrap_or(1)
             .min(8),
     };
-    if args.interfaces.is_empty() {
+    if args.interfaces.is_empty() && args.sidecar {
+        // Beside one app, in its network namespace: its interface.
+        args.interfaces = vec!["eth0".into()];
+    } else if args.interfaces.is_empty() {
         args.interfaces = discover_bridges(args.quiet)?;
     }
     let mut seen = std::collections::HashSet::new();
@@ -106,13 +109,28 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         }
         None => Inventory::default(),
     };
-    // The captured interfaces' own addresses (a bridge's gateway address) are the host.
-    if let Ok(devices) = pcap::Device::list() {
-        for d in devices.iter().filter(|d| args.interfaces.contains(&d.name)) {
-            for a in &d.addresses {
-                inventory.add_host_ip(a.addr);
-                tracing::info!("{}: {} is a host address", d.name, a.addr);
-            }
+    // The captured interfaces' own addresses: on a host, the bridges' gateway
+    // addresses (the host); in a sidecar, the app container's.
+    let own: Vec<std::net::IpAddr> = pcap::Device::list()
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| args.interfaces.contains(&d.name))
+        .flat_map(|d| d.addresses.iter().map(|a| a.addr))
+        .collect();
+    if args.sidecar {
+        let local = sidecar_container(&args, &own)?;
+        if !args.quiet {
+            eprintln!(
+                "bridgewatch: sidecar: {} is the local container ({}); the Docker API names it instead when reachable",
+                local.name,
+                own.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        inventory.add(local);
+    } else {
+        for a in &own {
+            inventory.add_host_ip(*a);
+            tracing::info!("{a} is a host address (a captured interface's)");
         }
     }
     let base_inventory = inventory.clone();
@@ -341,6 +359,31 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The container a sidecar runs beside, from the flags: its addresses are the
+/// captured interfaces'.
+fn sidecar_container(args: &WatchArgs, own: &[std::net::IpAddr]) -> Result<Container> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "sidecar".into());
+    let id = args.container_id.clone().unwrap_or_else(|| host.clone());
+    let name = args.container_name.clone().unwrap_or(host);
+    let mut c = Container::new(&id, &name, args.container_image.as_deref().unwrap_or(""));
+    for l in &args.container_labels {
+        let Some((k, v)) = l.split_once('=') else {
+            bail!("--container-label {l:?}: expected KEY=VALUE");
+        };
+        c = c.label(k, v);
+    }
+    c.ips = own.to_vec();
+    if c.ips.is_empty() {
+        bail!(
+            "--sidecar: the captured interfaces ({}) have no addresses to name the local container by",
+            args.interfaces.join(", ")
+        );
+    }
+    Ok(c)
 }
 
 /// No `-i`: the Docker bridges that are up, and a log line saying what was chosen.
