@@ -103,6 +103,20 @@ fn talk(c: &str, dst: &str, port: u16) {
     ]);
 }
 
+/// Starts a watch; returns it and its stderr lines (echoed to the test's stderr).
+fn spawn_watch(mut cmd: Command) -> (Child, Receiver<String>) {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start watch");
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            eprintln!("[watch] {l}");
+            let _ = tx.send(l);
+        }
+    });
+    (child, rx)
+}
+
 fn wait_line(rx: &Receiver<String>, needle: &str, limit: Duration) {
     let start = Instant::now();
     while let Some(left) = limit.checked_sub(start.elapsed()) {
@@ -483,4 +497,66 @@ fn sidecar_in_the_apps_namespace_names_the_app_from_docker_or_from_flags() {
     );
     assert_eq!(r["orig_container"]["image"], app_image.as_str());
     assert_eq!(r["direction"], "outbound");
+}
+
+#[test]
+fn without_i_a_bridge_created_later_is_captured_and_its_removal_is_clean() {
+    // Started before the network exists: no -i, so watch follows the bridges.
+    let early = tempfile::tempdir().unwrap();
+    let flows = early.path().join("flows.jsonl").display().to_string();
+    if !docker_available("watch_docker") || unsafe { libc::geteuid() } != 0 {
+        // Env::new below says why (and fails in CI).
+        let _ = Env::new("watch_docker", "bwf", 217);
+        return;
+    }
+    let mut cmd = Command::new(bin());
+    cmd.args(["watch", "--active-timeout", "0", "--flows", &flows]);
+    let (child, rx) = spawn_watch(cmd);
+    let mut guard = Lab {
+        netns: format!("bwf-{}-unused", std::process::id()),
+        watch: Some(child),
+        stop_server: Arc::default(),
+    };
+    wait_line(&rx, "following Docker bridges", Duration::from_secs(15));
+
+    let started = Instant::now();
+    let Some(mut env) = Env::new("watch_docker", "bwf", 217) else {
+        return;
+    };
+    env.lab.watch = guard.watch.take();
+    wait_line(
+        &rx,
+        &format!("bridge {} appeared: capturing it", env.bridge),
+        Duration::from_secs(5),
+    );
+    eprintln!(
+        "watch_docker: new bridge captured within {:?} of `docker network create` (which that includes)",
+        started.elapsed()
+    );
+    let app_image = env.app_image.clone();
+    let outside = env.outside.clone();
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    std::thread::sleep(Duration::from_millis(1000));
+    talk(&app, &outside, 8443);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The network goes away: its capture closes, and that is no error.
+    docker_ok(&["rm", "-f", &app]);
+    let _ = Command::new("ip")
+        .args(["netns", "del", &env.lab.netns])
+        .status();
+    docker_ok(&["network", "rm", &env.net]);
+    wait_line(
+        &rx,
+        &format!("bridge {} went away", env.bridge),
+        Duration::from_secs(5),
+    );
+    env.stop_watch();
+    let recs = json_lines(&std::fs::read(&flows).unwrap());
+    let r = recs
+        .iter()
+        .find(|r| r["resp_h"] == outside.as_str() && r["resp_p"] == 8443)
+        .unwrap_or_else(|| panic!("no flow to {outside}:8443 in {recs:?}"));
+    assert_eq!(r["iface"], env.bridge.as_str());
+    assert_eq!(r["orig_container"]["name"], app.as_str());
 }

@@ -733,16 +733,40 @@ fn watch_without_interfaces_captures_the_docker_bridges_only() {
         );
     }
 
-    // A namespace without a Docker bridge: a clear error, not a silent empty run.
-    let out = Command::new("ip")
-        .args(["netns", "exec", &empty, BIN, "watch"])
-        .output()
+    // A namespace without a Docker bridge yet: it says so and waits for one (it
+    // follows bridges as they come); SIGTERM still ends it cleanly.
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &empty, BIN, "watch", "--no-docker"])
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let err_pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut err = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !err.contains("watching with") && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            err.push_str(&l);
+            err.push('\n');
+        }
+    }
+    // SAFETY: signalling the child this test started, by its pid (`ip netns exec` execs).
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+        err.push_str(&l);
+        err.push('\n');
+    }
+    assert!(status.success(), "{err}");
     assert!(
-        err.contains("no Docker bridge") && err.contains("-i"),
+        err.contains("no Docker bridge is up yet: waiting for one"),
         "{err}"
     );
+    assert!(err.contains("following Docker bridges"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -10,9 +10,11 @@
 //! channels close, every worker flushes its open flows and alerts, the summary is
 //! printed and the exit status is 0.
 
+pub mod captures;
 pub mod cli;
 pub mod discover;
 pub mod docker;
+pub mod follow;
 pub mod live;
 pub mod records;
 
@@ -32,9 +34,9 @@ use crate::rules::{
 };
 use crate::sinks::file_out::FileSpec;
 use crate::sinks::format::Format;
-use crate::stats::RunStats;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use anyhow::{bail, Context, Result};
+use captures::Captures;
 use cli::WatchArgs;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use live::{IfaceCounters, LiveSettings};
@@ -90,11 +92,13 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             .unwrap_or(1)
             .min(8),
     };
+    // Interfaces watch finds itself it also follows; ones named with -i it does not.
+    let following = args.interfaces.is_empty() && !args.sidecar;
     if args.interfaces.is_empty() && args.sidecar {
         // Beside one app, in its network namespace: its interface.
         args.interfaces = vec!["eth0".into()];
     } else if args.interfaces.is_empty() {
-        args.interfaces = discover_bridges(args.quiet)?;
+        args.interfaces = discover_bridges(args.quiet, following)?;
     }
     let mut seen = std::collections::HashSet::new();
     for i in &args.interfaces {
@@ -149,17 +153,18 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         captures.push(live::open(i, &settings)?);
     }
 
-    // The handles are open: capture needs NET_RAW/NET_ADMIN no more.  The Docker
-    // watcher maps veths to containers (setns), which needs SYS_ADMIN/SYS_PTRACE.
-    let keep: &[caps::Capability] = if args.no_docker {
-        &[]
-    } else {
-        &[
-            caps::Capability::CAP_SYS_ADMIN,
-            caps::Capability::CAP_SYS_PTRACE,
-        ]
-    };
-    let still = crate::privileges::drop_except(keep);
+    // The handles are open: capture needs NET_RAW/NET_ADMIN no more, unless bridges
+    // are followed (new captures).  The Docker watcher maps veths to containers
+    // (setns), which needs SYS_ADMIN/SYS_PTRACE.
+    use caps::Capability::{CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN, CAP_SYS_PTRACE};
+    let mut keep = Vec::new();
+    if following {
+        keep.extend([CAP_NET_RAW, CAP_NET_ADMIN]);
+    }
+    if !args.no_docker {
+        keep.extend([CAP_SYS_ADMIN, CAP_SYS_PTRACE]);
+    }
+    let still = crate::privileges::drop_except(&keep);
     tracing::info!(capabilities = ?still, "captures open; other capabilities dropped");
     let flows_out = match &args.flows {
         Some(f) => Some(Arc::new(
@@ -201,10 +206,6 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     };
 
     let names = Arc::new(crate::capture::IfaceNames::default());
-    let iface_ids: Vec<u16> = captures
-        .iter()
-        .map(|c| names.register(Some(c.iface.clone())))
-        .collect();
     let table = TableConfig {
         max_flows: (args.max_flows / threads).max(1),
         timeouts,
@@ -213,14 +214,14 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         // A bridge capture sees each packet once; with several interfaces a flow that
         // crosses two of them is still one flow (as replay counts a pcapng's).
         key_iface: false,
-        iface_names: Some(names),
+        iface_names: Some(names.clone()),
         start_community_id: rules.reads_community_id,
     };
     let decode = DecodeConfig {
         vlan_in_key: true,
         passive_dns: rules.passive_dns.clone(),
     };
-    let mut decoders = crate::decode::decoders(decode, threads + captures.len());
+    let mut decoders = crate::decode::decoders(decode, threads + 1);
 
     let mut senders = Vec::new();
     let mut worker_handles = Vec::new();
@@ -249,45 +250,43 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         max_flows: 1,
         ..table.clone()
     };
-    let mut capture_handles = Vec::new();
-    let mut counters = Vec::new();
-    for (live, &iface_id) in captures.into_iter().zip(&iface_ids) {
-        let c = Arc::new(IfaceCounters::default());
-        counters.push((live.iface.clone(), c.clone()));
-        let Some(d) = decoders.pop() else {
-            bail!("internal: too few decoders");
-        };
-        let router = Worker::new(0, threads, d, route_table.clone(), None, None, None);
-        let (txs, stop) = (senders.clone(), stop.clone());
-        if !args.quiet {
-            eprintln!(
-                "bridgewatch: capturing on {} ({:?}, snaplen {}, kernel buffer {} bytes{})",
-                live.iface,
-                live.link,
-                settings.snaplen,
-                settings.buffer_size,
-                if settings.promisc {
-                    ", promiscuous"
-                } else {
-                    ""
-                }
-            );
-        }
-        capture_handles.push(
-            std::thread::Builder::new()
-                .name(format!("bw-cap-{}", live.iface))
-                .spawn(move || live::run_capture(live, iface_id, router, txs, c, stop))
-                .context("cannot start a capture thread")?,
-        );
+    let Some(template) = decoders.pop() else {
+        bail!("internal: too few decoders");
+    };
+    let mut set = Captures::new(
+        settings.clone(),
+        senders,
+        names.clone(),
+        route_table,
+        template,
+        threads,
+        stop.clone(),
+        args.quiet,
+    );
+    for live in captures {
+        set.start(live).context("cannot start a capture thread")?;
     }
-    drop(senders);
+    let set = Arc::new(std::sync::Mutex::new(set));
+    // Interfaces watch chose itself are followed: new Docker bridges are captured.
+    let follower = if following {
+        let (set, stop, quiet) = (set.clone(), stop.clone(), args.quiet);
+        Some(
+            std::thread::Builder::new()
+                .name("bw-follow".into())
+                .spawn(move || follow::run(set, stop, quiet))
+                .context("cannot start the bridge follower")?,
+        )
+    } else {
+        None
+    };
     if !args.quiet {
         eprintln!(
-            "bridgewatch: watching with {threads} flow workers; SIGINT or SIGTERM stops, flushes and prints the summary"
+            "bridgewatch: watching with {threads} flow workers{}; SIGINT or SIGTERM stops, flushes and prints the summary",
+            if following { ", following Docker bridges as they come and go" } else { "" }
         );
     }
 
-    while !stop.load(Ordering::Relaxed) && capture_handles.iter().any(|h| !h.is_finished()) {
+    while !stop.load(Ordering::Relaxed) && (following || lock(&set).any_running()) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let signalled = stop.load(Ordering::Relaxed);
@@ -299,13 +298,15 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     if let Some(h) = reloader {
         let _ = h.join();
     }
-    let mut stats = RunStats::default();
-    for h in capture_handles {
-        match h.join() {
-            Ok(router) => stats.merge(&router.stats),
-            Err(_) => eprintln!("bridgewatch: error: a capture thread failed"),
-        }
+    if let Some(h) = follower {
+        let _ = h.join();
     }
+    let mut stats = lock(&set).finish();
+    let counters: Vec<(String, Arc<IfaceCounters>, bool)> = lock(&set)
+        .list
+        .iter()
+        .map(|c| (c.iface.clone(), c.counters.clone(), c.removed))
+        .collect();
     let mut interim = 0;
     for h in worker_handles {
         match h.join() {
@@ -340,8 +341,8 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
     stats.dns = rules.passive_dns.map(|d| d.stats());
     let mut capture_errors = 0;
-    for (_, c) in &counters {
-        if let Some(e) = c.error() {
+    for (_, c, removed) in &counters {
+        if let Some(e) = c.error().filter(|_| !removed) {
             eprintln!("bridgewatch: error: {e}");
             capture_errors += 1;
         }
@@ -387,7 +388,7 @@ fn sidecar_container(args: &WatchArgs, own: &[std::net::IpAddr]) -> Result<Conta
 }
 
 /// No `-i`: the Docker bridges that are up, and a log line saying what was chosen.
-fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
+fn discover_bridges(quiet: bool, follow: bool) -> Result<Vec<String>> {
     let sys = Path::new("/sys/class/net");
     let found = discover::docker_bridges(sys)
         .with_context(|| format!("no -i given and {} cannot be read", sys.display()))?;
@@ -413,7 +414,11 @@ fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
         }
         chosen.push(b.name.clone());
     }
-    if chosen.is_empty() {
+    if chosen.is_empty() && follow {
+        if !quiet {
+            eprintln!("bridgewatch: no Docker bridge is up yet: waiting for one");
+        }
+    } else if chosen.is_empty() {
         bail!(
             "no -i given and no Docker bridge (docker0, br-*) is up in {}: name the interfaces with -i",
             sys.display()
@@ -422,11 +427,18 @@ fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
     Ok(chosen)
 }
 
+fn lock(s: &std::sync::Mutex<Captures>) -> std::sync::MutexGuard<'_, Captures> {
+    match s.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 /// The per-interface lines of the summary.
-fn capture_summary(counters: &[(String, Arc<IfaceCounters>)], interim: u64) -> String {
+fn capture_summary(counters: &[(String, Arc<IfaceCounters>, bool)], interim: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "  interim records (active timeout): {interim}");
-    for (name, c) in counters {
+    for (name, c, removed) in counters {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(
             s,
@@ -435,7 +447,11 @@ fn capture_summary(counters: &[(String, Arc<IfaceCounters>)], interim: u64) -> S
             get(&c.received),
             get(&c.kernel_dropped),
             get(&c.if_dropped),
-            c.error().map(|e| format!(" — ended early: {e}")).unwrap_or_default()
+            if *removed {
+                " — the interface was removed".to_string()
+            } else {
+                c.error().map(|e| format!(" — ended early: {e}")).unwrap_or_default()
+            }
         );
     }
     s
