@@ -11,6 +11,7 @@ packages=(
   time          # benchmark: peak RSS via /usr/bin/time
   iproute2      # tests that build network namespaces
   rsyslog       # tests: a real syslog receiver for the syslog output
+  rsyslog-gnutls # tests: rsyslog's TLS driver, for syslog over TLS
 )
 
 missing=()

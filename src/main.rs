@@ -16,7 +16,8 @@ use bridgewatch::rules::{
 use bridgewatch::sinks::delivery::{Counters, Delivery};
 use bridgewatch::sinks::format::Format;
 use bridgewatch::sinks::http_out::{parse_header, HttpKind, HttpOut, HttpSettings};
-use bridgewatch::sinks::syslog_out::{SyslogOut, SyslogTarget};
+use bridgewatch::sinks::syslog_out::{SyslogOut, SyslogTarget, SyslogTransportKind};
+use bridgewatch::sinks::tls::{host_of, TlsClient, TlsSettings};
 use clap::Parser;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -326,7 +327,11 @@ fn remote_outputs(args: &ReplayArgs, hostname: &str) -> Result<Vec<Delivery>> {
             .map_err(|e: String| anyhow::anyhow!("--syslog {url}: {e}"))?;
         let counters = Arc::new(Counters::default());
         let name = format!("syslog {}", target.addr);
-        let t = SyslogOut::new(target, hostname, counters.clone());
+        let tls = syslog_tls(args, &target)?;
+        let mut t = SyslogOut::new(target, hostname, counters.clone());
+        if let Some(c) = tls {
+            t = t.with_tls(c);
+        }
         out.push(start(name, Box::new(t), counters, "syslog")?);
     }
     if let Some(url) = &args.http {
@@ -363,6 +368,27 @@ fn remote_outputs(args: &ReplayArgs, hostname: &str) -> Result<Vec<Delivery>> {
         )?);
     }
     Ok(out)
+}
+
+/// The TLS client for `--syslog tls://` (its files checked now, before anything
+/// runs); the TLS flags without a `tls://` URL are an error rather than ignored.
+fn syslog_tls(args: &ReplayArgs, target: &SyslogTarget) -> Result<Option<TlsClient>> {
+    let settings = TlsSettings {
+        ca: args.syslog_ca.clone(),
+        cert: args.syslog_cert.clone(),
+        key: args.syslog_key.clone(),
+        server_name: args.syslog_server_name.clone(),
+    };
+    if target.transport != SyslogTransportKind::Tls {
+        if settings != TlsSettings::default() {
+            bail!("--syslog-ca/-cert/-key/-server-name need a tls:// --syslog URL");
+        }
+        return Ok(None);
+    }
+    settings
+        .client(host_of(&target.addr))
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--syslog {}: {e}", target.addr))
 }
 
 /// What `replay` needs from the rules: a hook per worker, the alert output, the

@@ -1,7 +1,7 @@
 //! Outputs: how flow records and alerts leave bridgewatch for the tools people
 //! already run.  [`format`]: the lines SIEMs parse (native JSON, ECS, OCSF, CEF);
 //! [`delivery`]: queue, spool ([`spool`]), batching and retry for every remote output;
-//! transports: [`syslog_out`] (UDP/TCP, with [`syslog`] framing) and [`http_out`]
+//! transports: [`syslog_out`] (UDP/TCP/TLS, with [`syslog`] framing and [`tls`]) and [`http_out`]
 //! (generic JSON webhook, Splunk HEC, Elasticsearch `_bulk`).
 
 pub mod delivery;
@@ -10,3 +10,4 @@ pub mod http_out;
 pub mod spool;
 pub mod syslog;
 pub mod syslog_out;
+pub mod tls;
