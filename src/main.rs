@@ -7,6 +7,7 @@ use bridgewatch::flow::table::TableConfig;
 use bridgewatch::flow::timeouts::Timeouts;
 use bridgewatch::passive_dns::PassiveDns;
 use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
+use bridgewatch::pipeline::dedup::Dedup;
 use bridgewatch::pipeline::output::SharedWriter;
 use bridgewatch::pipeline::worker::BpfFilter;
 use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
@@ -110,6 +111,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         reads_community_id: rules_read_community_id,
         passive_dns,
         mut outputs,
+        dedup,
     } = rule_hook(&args)?;
     let opts = ReplayOptions {
         files: args.files.clone(),
@@ -156,6 +158,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         stats.rules_ran = true;
     }
     stats.dns = passive_dns.map(|d| d.stats());
+    stats.dedup = dedup.map(|d| d.stats());
     for o in &mut outputs {
         // The hooks (and their queue handles) are gone with the replay: drain what is queued.
         let st = o.finish(OUTPUT_GRACE);
@@ -268,18 +271,15 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         None => None,
     };
     let counts: AlertCounts = Arc::default();
-    let (o, c) = (out.clone(), counts.clone());
+    let dedup = Dedup::new(args.dedup_window);
+    let (o, c, dd) = (out.clone(), counts.clone(), dedup.clone());
     let handles: Vec<_> = outputs.iter().filter_map(Delivery::handle).collect();
     let seed = args.community_id_seed;
     let factory: HookFactory = Arc::new(move |_worker| {
-        Box::new(RuleHook::new(
-            &engine,
-            seed,
-            format,
-            o.clone(),
-            handles.clone(),
-            c.clone(),
-        ))
+        Box::new(
+            RuleHook::new(&engine, seed, format, o.clone(), handles.clone(), c.clone())
+                .with_dedup(dd.clone()),
+        )
     });
     Ok(RulesSetup {
         hook: Some(factory),
@@ -288,6 +288,7 @@ fn rule_hook(args: &ReplayArgs) -> Result<RulesSetup> {
         reads_community_id,
         passive_dns,
         outputs,
+        dedup,
     })
 }
 
@@ -402,4 +403,5 @@ struct RulesSetup {
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
     outputs: Vec<Delivery>,
+    dedup: Option<Arc<Dedup>>,
 }

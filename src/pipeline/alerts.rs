@@ -1,8 +1,10 @@
 //! The rule engine as a pipeline hook: each worker evaluates rules when its flows
-//! start and end, writes alerts (one line each, in the chosen format) to the shared
-//! alert output in chunks,
-//! and counts them by rule for the summary.
+//! start and end, counts the alerts by rule for the summary, passes them through
+//! deduplication ([`super::dedup`], when on) and writes those it keeps (one line
+//! each, in the chosen format) to the shared alert output in chunks and to the
+//! remote outputs' queues.
 
+use super::dedup::Dedup;
 use super::output::{SharedWriter, CHUNK};
 use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
@@ -28,6 +30,7 @@ pub struct RuleHook {
     outputs: Vec<OutputHandle>,
     counts: BTreeMap<String, u64>,
     totals: AlertCounts,
+    dedup: Option<Arc<Dedup>>,
 }
 
 impl RuleHook {
@@ -49,7 +52,14 @@ impl RuleHook {
             outputs,
             counts: BTreeMap::new(),
             totals,
+            dedup: None,
         }
+    }
+
+    /// Deduplicates alerts through `dedup` (shared by every worker's hook).
+    pub fn with_dedup(mut self, dedup: Option<Arc<Dedup>>) -> RuleHook {
+        self.dedup = dedup;
+        self
     }
 
     fn drain(&mut self) {
@@ -58,6 +68,11 @@ impl RuleHook {
                 a.flow.community_id = community_id_v1(&a.flow.tuple(), self.community_id_seed);
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
+            if let Some(d) = &self.dedup {
+                if !d.admit(&mut a) {
+                    continue;
+                }
+            }
             let start = self.buf.len();
             if self.out.is_some() || !self.outputs.is_empty() {
                 self.format.alert_line(&a, &mut self.buf);
