@@ -7,15 +7,17 @@
 //! The key is the rule, the view (which end raised it) and the flow's two ends, each
 //! named by its container id when it is a container and by its address otherwise —
 //! so the same container pair is one key whatever ports and addresses its flows use,
-//! and an outside address is a key of its own.  A window opens at the first alert of
-//! a key that is sent and lasts `window` of packet time (so a replay gives the same
-//! alerts at any speed); the first alert of the key after it closes is sent and opens
-//! the next.  All workers share one table, so a key is one key over all threads; with
-//! one thread the result is deterministic, with several the count of alerts sent per
-//! window is, though which of a window's alerts is the one sent may differ.
+//! and an outside address is a key of its own.  Windows are fixed spans of packet
+//! time (`window` long, counted from the epoch), so a replay gives the same alerts
+//! at any speed: the first alert of a key in a window is sent, the rest of that
+//! window's are held back.  All workers share one table, and because a window is
+//! fixed rather than opened by whichever alert came first, the number of alerts sent
+//! (one per key and window) and held back do not depend on `--threads` or on the
+//! order workers get there; with several threads, which alert of a window is the
+//! one sent, and which later alert carries a count, may differ.
 //!
-//! The table is bounded ([`MAX_KEYS`]): when full, keys whose window closed with
-//! nothing held back are forgotten; if it is still full, alerts of new keys are sent
+//! The table is bounded ([`MAX_KEYS`]): when full, keys with nothing held back and
+//! no alert sent in the current or the previous window are forgotten; if it is still full, alerts of new keys are sent
 //! untracked (never suppressed) and counted as `untracked`.
 
 use crate::rules::{Alert, AlertContainer};
@@ -69,16 +71,21 @@ impl Key {
 }
 
 struct Slot {
-    /// When the current window opened (the time of the alert that was sent).
-    opened: Nanos,
-    /// Held back since that alert.
+    /// The windows (packet time / window) in which an alert of the key was sent,
+    /// newest last; the oldest beyond [`SLOT_WINDOWS`] are forgotten.
+    sent: Vec<i64>,
+    /// Held back since the last alert sent.
     held: u64,
 }
+
+/// Windows remembered per key: enough for one worker to run a few windows behind
+/// another without its late alerts being sent twice.
+const SLOT_WINDOWS: usize = 8;
 
 #[derive(Default)]
 struct State {
     slots: HashMap<Key, Slot>,
-    /// The latest alert time seen: windows before `latest - window` are closed.
+    /// The latest alert time seen (the current window).
     latest: Nanos,
     by_rule: BTreeMap<String, u64>,
     untracked: u64,
@@ -129,24 +136,27 @@ impl Dedup {
             Err(p) => p.into_inner(),
         };
         st.latest = st.latest.max(a.time);
+        let window = a.time.div_euclid(self.window);
         let key = Key::of(a);
-        let window = self.window;
         if let Some(slot) = st.slots.get_mut(&key) {
-            // Alerts older than the open window (another worker's, late) are held
-            // back too: their window has been reported already.
-            if a.time < slot.opened.saturating_add(window) {
+            if slot.sent.contains(&window) {
                 slot.held += 1;
                 *st.by_rule.entry(a.rule.to_string()).or_default() += 1;
                 return false;
             }
             a.suppressed = std::mem::take(&mut slot.held);
-            slot.opened = a.time;
+            // Kept sorted; a late worker's window goes in its place.
+            let at = slot.sent.partition_point(|w| *w < window);
+            slot.sent.insert(at, window);
+            if slot.sent.len() > SLOT_WINDOWS {
+                slot.sent.remove(0);
+            }
             return true;
         }
         if st.slots.len() >= MAX_KEYS {
-            let closed_before = st.latest.saturating_sub(window);
+            let current = st.latest.div_euclid(self.window);
             st.slots
-                .retain(|_, s| s.held > 0 || s.opened >= closed_before);
+                .retain(|_, s| s.held > 0 || s.sent.last().is_some_and(|w| *w >= current - 1));
             if st.slots.len() >= MAX_KEYS {
                 st.untracked += 1;
                 return true;
@@ -155,7 +165,7 @@ impl Dedup {
         st.slots.insert(
             key,
             Slot {
-                opened: a.time,
+                sent: vec![window],
                 held: 0,
             },
         );
@@ -301,19 +311,36 @@ mod tests {
     }
 
     #[test]
-    fn a_window_of_zero_is_off_and_late_alerts_are_held_not_lost() {
+    fn a_window_of_zero_is_off_and_late_alerts_keep_their_own_window() {
         assert!(Dedup::new(0).is_none());
         let d = Dedup::new(10).unwrap();
-        let got = run(
-            &d,
-            vec![
-                alert("R", 100 * S, "10.0.0.1", "1.1.1.1", None),
-                // Older than the open window (another worker, late): held, counted.
-                alert("R", 50 * S, "10.0.0.1", "1.1.1.1", None),
-                alert("R", 111 * S, "10.0.0.1", "1.1.1.1", None),
-            ],
+        let a = |t| alert("R", t * S, "10.0.0.1", "1.1.1.1", None);
+        let got = run(&d, vec![a(100), a(105), a(50), a(55), a(111)]);
+        // 50 comes late (another worker behind), but its window [50, 60) had no
+        // alert sent: it is sent; 55 is then held in it.
+        assert_eq!(
+            got,
+            vec![(true, 0), (false, 0), (true, 1), (false, 0), (true, 1)]
         );
-        assert_eq!(got, vec![(true, 0), (false, 0), (true, 1)]);
+    }
+
+    #[test]
+    fn what_is_sent_and_held_does_not_depend_on_the_order_of_arrival() {
+        let times = [0, 3, 9, 10, 12, 25, 26, 27, 40, 41, 59, 60, 61, 95];
+        let counts = |order: Vec<u64>| {
+            let d = Dedup::new(10).unwrap();
+            let sent = order
+                .into_iter()
+                .filter(|&t| d.admit(&mut alert("R", t as Nanos * S, "10.0.0.1", "1.1.1.1", None)))
+                .count();
+            (sent, d.stats().total())
+        };
+        let forward = counts(times.to_vec());
+        // Windows 0, 10, 20, 40, 50, 60, 90: seven sent, seven held.
+        assert_eq!(forward, (7, 7));
+        assert_eq!(counts(times.iter().rev().copied().collect()), forward);
+        let (even, odd): (Vec<u64>, Vec<u64>) = times.iter().partition(|t| *t % 2 == 0);
+        assert_eq!(counts(odd.into_iter().chain(even).collect()), forward);
     }
 
     #[test]
