@@ -13,39 +13,19 @@
 mod common;
 
 use common::pcapgen::PcapBuilder;
+use common::rsyslog::{free_tcp_port, free_udp_port, have_rsyslogd, Rsyslog};
 use common::*;
-use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 const HOSTILE: &str = "evil\n<13>1 2026-01-01T00:00:00Z forged forged 1 forged - FORGED\r\u{b}\u{c}\u{85}\u{2028}\u{2029}] \"\\ [sd@1 a=\"b\"]|=";
 
-fn have_rsyslogd(test: &str) -> bool {
-    if Path::new(RSYSLOGD).exists() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {RSYSLOGD} is missing (apt-get install rsyslog), and CI must not skip");
-    }
-    eprintln!("SKIP {test}: {RSYSLOGD} not found (apt-get install rsyslog)");
-    false
-}
-
-struct Rsyslog {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, tcp: u16, udp: u16) -> Rsyslog {
-        let out = dir.join("received.log");
-        let conf = dir.join("rsyslog.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"global(workDirectory="{dir}" parser.escapeControlCharactersOnReceive="off")
+/// An rsyslogd taking TCP on `tcp` and UDP on `udp`, told not to escape control
+/// characters on receipt, writing each message with its header and structured data.
+fn start_rsyslog(dir: &Path, tcp: u16, udp: u16) -> Rsyslog {
+    let conf = format!(
+        r#"global(workDirectory="{dir}" parser.escapeControlCharactersOnReceive="off")
 module(load="imtcp")
 module(load="imudp")
 input(type="imtcp" address="127.0.0.1" port="{tcp}")
@@ -53,50 +33,23 @@ input(type="imudp" address="127.0.0.1" port="{udp}")
 template(name="line" type="string" string="%pri% %app-name% %msgid% %structured-data% %msg%\n")
 *.* action(type="omfile" file="{out}" template="line")
 "#,
-                dir = dir.display(),
-                out = out.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(RSYSLOGD)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rsyslogd");
-        let rs = Rsyslog { child, out };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", tcp)).is_err() {
-            assert!(Instant::now() < deadline, "rsyslogd did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        rs
-    }
-
-    /// Everything received so far, once it holds at least `n` lines (or 15 s passed)
-    /// and then a moment more, so a forged extra line would be there too.
-    fn text(&self, n: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-            if text.matches('\n').count() >= n || Instant::now() > deadline {
-                std::thread::sleep(Duration::from_millis(300));
-                return std::fs::read_to_string(&self.out).unwrap_or_default();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+        dir = dir.display(),
+        out = Rsyslog::out_file(dir).display()
+    );
+    Rsyslog::start(dir, &conf, tcp)
 }
 
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+/// Everything `rs` received so far, once it holds at least `n` lines (or 15 s passed)
+/// and then a moment more, so a forged extra line would be there too.
+fn text(rs: &Rsyslog, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(rs.out()).unwrap_or_default();
+        if text.matches('\n').count() >= n || Instant::now() > deadline {
+            std::thread::sleep(Duration::from_millis(300));
+            return std::fs::read_to_string(rs.out()).unwrap_or_default();
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -137,17 +90,8 @@ fn hostile_container_names_cannot_forge_a_syslog_line_over_tcp_or_udp() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (inv, pcap) = inputs(dir.path());
-    let tcp = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let udp = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let (tcp, udp) = (free_tcp_port(), free_udp_port());
+    let rs = start_rsyslog(dir.path(), tcp, udp);
     let mut total = 0;
     let mut expected: Vec<(String, String)> = Vec::new(); // (format, file line)
     for format in ["native", "cef"] {
@@ -178,12 +122,12 @@ fn hostile_container_names_cannot_forge_a_syslog_line_over_tcp_or_udp() {
             assert_eq!(lines.len(), 2, "two alerts: {lines:#?}");
             total += lines.len();
             // rsyslog writes in arrival order; wait for each run so the order holds.
-            let got = rs.text(total);
+            let got = text(&rs, total);
             assert_eq!(got.matches('\n').count(), total, "{got}");
             expected.extend(lines.into_iter().map(|l| (format.to_string(), l)));
         }
     }
-    let text = rs.text(total);
+    let text = text(&rs, total);
     for c in ['\r', '\u{b}', '\u{c}', '\u{85}', '\u{2028}', '\u{2029}'] {
         assert!(!text.contains(c), "raw {c:?} reached rsyslog: {text:?}");
     }

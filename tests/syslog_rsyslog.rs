@@ -8,55 +8,17 @@
 
 mod common;
 
+use common::rsyslog::{free_tcp_port, free_udp_port, have_rsyslogd, Rsyslog};
 use common::*;
-use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
-
-fn have_rsyslogd(test: &str) -> bool {
-    if Path::new(RSYSLOGD).exists() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {RSYSLOGD} is missing (apt-get install rsyslog), and CI must not skip");
-    }
-    eprintln!("SKIP {test}: {RSYSLOGD} not found (apt-get install rsyslog)");
-    false
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running rsyslogd writing every message it receives to `out`, one per line.
-struct Rsyslog {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, tcp: u16, udp: u16) -> Rsyslog {
-        let out = dir.join("received.log");
-        let conf = dir.join("rsyslog.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"global(workDirectory="{dir}")
+/// An rsyslogd taking TCP on `tcp` and UDP on `udp`, writing each message with its
+/// PRI and header fields.
+fn start_rsyslog(dir: &Path, tcp: u16, udp: u16) -> Rsyslog {
+    let conf = format!(
+        r#"global(workDirectory="{dir}")
 module(load="imtcp")
 module(load="imudp")
 input(type="imtcp" address="127.0.0.1" port="{tcp}")
@@ -64,52 +26,10 @@ input(type="imudp" address="127.0.0.1" port="{udp}")
 template(name="line" type="string" string="%pri% %hostname% %app-name% %msgid% %msg%\n")
 *.* action(type="omfile" file="{out}" template="line")
 "#,
-                dir = dir.display(),
-                out = out.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(RSYSLOGD)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rsyslogd");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", tcp)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rsyslogd did not listen on {tcp}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Rsyslog { child, out }
-    }
-
-    /// The messages received so far, waiting until there are `n` (or 15 s passed).
-    fn received(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            if lines.len() >= n || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+        dir = dir.display(),
+        out = Rsyslog::out_file(dir).display()
+    );
+    Rsyslog::start(dir, &conf, tcp)
 }
 
 /// Replays the demo capture with one thread, alerts to `alerts` and to `syslog`.
@@ -190,7 +110,7 @@ fn alerts_reach_rsyslog_over_tcp_and_udp_intact_and_in_order() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (tcp, udp) = (free_tcp_port(), free_udp_port());
-    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let rs = start_rsyslog(dir.path(), tcp, udp);
     let file = dir.path().join("alerts-tcp.jsonl");
     let out = replay(&file, &format!("tcp://127.0.0.1:{tcp}"));
     assert!(
@@ -236,7 +156,7 @@ fn alerts_sent_while_rsyslog_is_down_arrive_once_it_is_up() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let rs = start_rsyslog(dir.path(), tcp, udp);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -341,7 +261,7 @@ fn spooled_alerts_survive_kill_9_and_go_out_first_on_the_next_run() {
     assert!(spooled() > 0);
 
     // Run 2: the receiver is up; the spooled alerts go out first, then run 2's own.
-    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let rs = start_rsyslog(dir.path(), tcp, udp);
     let second = dir.path().join("second.jsonl");
     let out = run(&second).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -362,7 +282,7 @@ fn a_config_file_sends_flows_and_alerts_as_cef_with_their_own_msgid() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (tcp, udp) = (free_tcp_port(), free_udp_port());
-    let rs = Rsyslog::start(dir.path(), tcp, udp);
+    let rs = start_rsyslog(dir.path(), tcp, udp);
     let (flows, alerts) = (dir.path().join("flows.jsonl"), dir.path().join("a.jsonl"));
     let cfg = dir.path().join("outputs.yaml");
     std::fs::write(

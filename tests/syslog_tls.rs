@@ -10,17 +10,16 @@
 
 mod common;
 
+use common::rsyslog::{free_tcp_port, Rsyslog, RSYSLOGD};
 use common::*;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 const GTLS: &str = "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so";
 /// The name in the receiver's certificate; 127.0.0.1 is not in it.
 const SERVER_NAME: &str = "syslog.bwt.test";
@@ -39,14 +38,6 @@ fn have_tls_rsyslogd(test: &str) -> bool {
         "SKIP {test}: rsyslogd or lmnsd_gtls.so not found (apt-get install rsyslog rsyslog-gnutls)"
     );
     false
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// PEM files of one CA and the certificates it signed.
@@ -105,20 +96,11 @@ fn make_pki(dir: &Path, tag: &str) -> Pki {
     }
 }
 
-/// A running rsyslogd taking TLS on `port` and writing each message to `out`.
-struct Rsyslog {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, port: u16, pki: &Pki) -> Rsyslog {
-        let out = dir.join("received.log");
-        let conf = dir.join("rsyslog.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"global(workDirectory="{dir}"
+/// An rsyslogd taking TLS on `port` (GnuTLS, client certificate demanded) with
+/// `pki`'s server certificate, writing each message with its header fields.
+fn start_rsyslog(dir: &Path, port: u16, pki: &Pki) -> Rsyslog {
+    let conf = format!(
+        r#"global(workDirectory="{dir}"
        DefaultNetstreamDriver="gtls"
        DefaultNetstreamDriverCAFile="{ca}"
        DefaultNetstreamDriverCertFile="{cert}"
@@ -128,58 +110,13 @@ input(type="imtcp" address="127.0.0.1" port="{port}")
 template(name="line" type="string" string="%pri% %hostname% %app-name% %msgid% %msg%\n")
 *.* action(type="omfile" file="{out}" template="line")
 "#,
-                dir = dir.display(),
-                ca = pki.ca.display(),
-                cert = pki.server_cert.display(),
-                key = pki.server_key.display(),
-                out = out.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("rsyslogd.stderr")).unwrap();
-        let child = Command::new(RSYSLOGD)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start rsyslogd");
-        let rs = Rsyslog { child, out };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rsyslogd did not listen on {port}: {}",
-                std::fs::read_to_string(dir.join("rsyslogd.stderr")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        rs
-    }
-
-    /// The lines received so far, waiting until there are `n` (or `wait` passed).
-    fn received(&self, n: usize, wait: Duration) -> Vec<String> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            if lines.len() >= n || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+        dir = dir.display(),
+        ca = pki.ca.display(),
+        cert = pki.server_cert.display(),
+        key = pki.server_key.display(),
+        out = Rsyslog::out_file(dir).display()
+    );
+    Rsyslog::start(dir, &conf, port)
 }
 
 /// Replays the demo capture with one thread: alerts to `alerts` and over TLS.
@@ -236,7 +173,7 @@ fn alerts_reach_rsyslog_over_tls_intact_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let pki = make_pki(dir.path(), "good");
     let port = free_tcp_port();
-    let rs = Rsyslog::start(dir.path(), port, &pki);
+    let rs = start_rsyslog(dir.path(), port, &pki);
     let file = dir.path().join("alerts.jsonl");
     let out = replay(
         &file,
@@ -259,7 +196,7 @@ fn alerts_reach_rsyslog_over_tls_intact_and_in_order() {
         )),
         "{stderr}"
     );
-    let lines = rs.received(expected.len(), Duration::from_secs(15));
+    let lines = rs.received(expected.len());
     assert_eq!(lines.len(), expected.len(), "every alert once: {lines:#?}");
     for (line, want) in lines.iter().zip(&expected) {
         let mut parts = line.splitn(5, ' ');
@@ -287,7 +224,7 @@ fn a_wrong_ca_or_a_missing_client_certificate_fails_counted_and_named() {
     let pki = make_pki(dir.path(), "good");
     let other = make_pki(dir.path(), "other");
     let port = free_tcp_port();
-    let rs = Rsyslog::start(dir.path(), port, &pki);
+    let rs = start_rsyslog(dir.path(), port, &pki);
 
     // Three runs at once (each waits out its 10 s delivery grace): a CA that did
     // not sign the receiver's certificate; the right CA but a certificate whose
@@ -345,7 +282,7 @@ fn a_wrong_ca_or_a_missing_client_certificate_fails_counted_and_named() {
     assert!(String::from_utf8_lossy(&outs[0].stderr).contains("TLS handshake failed"));
 
     assert!(
-        rs.received(1, Duration::from_millis(500)).is_empty(),
+        rs.received_within(1, Duration::from_millis(500)).is_empty(),
         "nothing reached the receiver"
     );
 

@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod http;
 pub mod pcapgen;
+pub mod rsyslog;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
