@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::rsyslog::{free_tcp_port, free_udp_port, have_rsyslogd, Rsyslog};
+use common::rsyslog::{free_tcp_port, free_udp_port, have_rsyslogd, syslog_severity, Rsyslog};
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -65,22 +65,6 @@ fn messages(lines: &[String]) -> Vec<(u32, String)> {
             (pri, parts.next().unwrap_or("").trim_start().to_string())
         })
         .collect()
-}
-
-fn syslog_severity(priority: &str) -> u32 {
-    [
-        "Emergency",
-        "Alert",
-        "Critical",
-        "Error",
-        "Warning",
-        "Notice",
-        "Informational",
-        "Debug",
-    ]
-    .iter()
-    .position(|p| *p == priority)
-    .unwrap() as u32
 }
 
 fn check_delivery(expected_file: &Path, lines: &[String]) {

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::rsyslog::{free_tcp_port, Rsyslog, RSYSLOGD};
+use common::rsyslog::{free_tcp_port, syslog_severity, Rsyslog, RSYSLOGD};
 use common::*;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -147,22 +147,6 @@ fn replay_cmd(alerts: &Path, port: u16, tls_args: &[&Path], server_name: bool) -
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     c
-}
-
-fn syslog_severity(priority: &str) -> u32 {
-    [
-        "Emergency",
-        "Alert",
-        "Critical",
-        "Error",
-        "Warning",
-        "Notice",
-        "Informational",
-        "Debug",
-    ]
-    .iter()
-    .position(|p| *p == priority)
-    .unwrap() as u32
 }
 
 #[test]

@@ -43,6 +43,24 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// The syslog severity number (RFC 5424) of an alert's Falco-style priority name;
+/// panics on a name that is not one, since the tests feed it our own output.
+pub fn syslog_severity(priority: &str) -> u32 {
+    [
+        "Emergency",
+        "Alert",
+        "Critical",
+        "Error",
+        "Warning",
+        "Notice",
+        "Informational",
+        "Debug",
+    ]
+    .iter()
+    .position(|p| *p == priority)
+    .unwrap() as u32
+}
+
 /// A running rsyslogd; its configuration writes what it receives to
 /// [`Rsyslog::out_file`], one message per line.
 pub struct Rsyslog {
