@@ -126,97 +126,9 @@ pub struct ReplayArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Outputs file (TOML, or YAML by the .yaml/.yml extension): any number of
-    /// outputs, each with a sink (stdout, file with rotation, syslog, http), a format,
-    /// what it carries (alerts, flows or both), a minimum priority and delivery
-    /// settings. Unknown keys are errors. The output flags below add outputs to it.
-    /// Format and a complete example: README, "Config file"; docs/outputs.example.toml.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Write flow records (JSON lines) to this file, or - for stdout. Without it (or
-    /// a --config output that carries flows) no flow records are written.
-    #[arg(long, value_name = "PATH|-")]
-    pub flows: Option<String>,
-
-    /// Format of --flows lines: native (conn.log-style), ecs, ocsf (Network Activity
-    /// 4001) or cef.
-    #[arg(long, value_name = "FORMAT", default_value = "native")]
-    pub flows_format: String,
-
-    /// Where to write alerts (one per line, see --alerts-format): a file path, or - for
-    /// stdout. Default: stdout, unless another output (--syslog, --http, --config)
-    /// takes them.
-    #[arg(long, value_name = "PATH|-")]
-    pub alerts: Option<String>,
-
-    /// Also send every alert to a syslog receiver: udp://HOST:PORT or tcp://HOST:PORT
-    /// (RFC 5424; TCP with RFC 6587 octet counting), optionally ?protocol=rfc3164 and
-    /// &facility=N (default 16, local0). The message is the alert in --alerts-format
-    /// (cef is what most SIEMs expect over syslog). Alerts that cannot be delivered
-    /// are counted in the summary and make the exit status 1.
-    #[arg(long, value_name = "URL")]
-    pub syslog: Option<String>,
-
-    /// Also POST every alert, in batches, to this HTTP(S) endpoint (see --http-kind).
-    /// Retries 408/429/5xx and unreachable endpoints with backoff; counts other refusals.
-    #[arg(long, value_name = "URL")]
-    pub http: Option<String>,
-
-    /// What the --http endpoint is: webhook (a JSON array per batch), splunk (HTTP
-    /// Event Collector; the path defaults to /services/collector/event) or
-    /// elasticsearch (also OpenSearch; _bulk into --http-index).
-    #[arg(long, value_name = "KIND", default_value = "webhook")]
-    pub http_kind: String,
-
-    /// Token: sent as `Authorization: Splunk TOKEN` for splunk, `Bearer TOKEN` otherwise.
-    #[arg(long, value_name = "TOKEN")]
-    pub http_token: Option<String>,
-
-    /// Basic authentication for --http.
-    #[arg(long, value_name = "USER:PASSWORD")]
-    pub http_basic: Option<String>,
-
-    /// Extra header for --http; repeatable.
-    #[arg(long = "http-header", value_name = "NAME: VALUE")]
-    pub http_headers: Vec<String>,
-
-    /// Compress --http request bodies with gzip.
-    #[arg(long)]
-    pub http_gzip: bool,
-
-    /// Alerts per --http request, at most.
-    #[arg(long, value_name = "N", default_value_t = 500)]
-    pub http_batch: usize,
-
-    /// Seconds an --http request may take before it is retried.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub http_timeout: f64,
-
-    /// Elasticsearch index for --http-kind elasticsearch; %Y %m %d come from the alert's time.
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "bridgewatch-alerts-%Y.%m.%d"
-    )]
-    pub http_index: String,
-
-    /// Spool --syslog and --http alerts under this directory (one subdirectory per
-    /// output): each is written to disk before it is sent, so a receiver outage or a
-    /// restart (even kill -9) loses nothing; what is not delivered by the end of the
-    /// run is sent first by the next run that uses the same directory.
-    #[arg(long, value_name = "DIR")]
-    pub spool_dir: Option<PathBuf>,
-
-    /// Largest size of each output's spool; alerts that do not fit are dropped and counted.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
-    pub spool_max_bytes: u64,
-
-    /// Format of the alert lines: native (Falco's JSON keys plus the flow), ecs
-    /// (Elastic Common Schema), ocsf (OCSF 1.3 Detection Finding) or cef (ArcSight
-    /// CEF:0). Field mappings: README, "Output formats".
-    #[arg(long, value_name = "FORMAT", default_value = "native")]
-    pub alerts_format: String,
+    /// Output flags and --config, shared with `watch`.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
     /// override earlier items). Default: the shipped policies built into the binary.
@@ -295,4 +207,102 @@ pub struct ReplayArgs {
     /// No summary on stderr and no progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// The outputs of a run, shared by `replay` and `watch`: the `--config` file and the
+/// single-output flags (see `config::outputs_from`).
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Outputs file (TOML, or YAML by the .yaml/.yml extension): any number of
+    /// outputs, each with a sink (stdout, file with rotation, syslog, http), a format,
+    /// what it carries (alerts, flows or both), a minimum priority and delivery
+    /// settings. Unknown keys are errors. The output flags below add outputs to it.
+    /// Format and a complete example: README, "Config file"; docs/outputs.example.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Write flow records (JSON lines) to this file, or - for stdout. Without it (or
+    /// a --config output that carries flows) no flow records are written. In watch,
+    /// native records gain `interim`, `direction`, `orig_container`, `resp_container`.
+    #[arg(long, value_name = "PATH|-")]
+    pub flows: Option<String>,
+
+    /// Format of --flows lines: native (conn.log-style), ecs, ocsf (Network Activity
+    /// 4001) or cef.
+    #[arg(long, value_name = "FORMAT", default_value = "native")]
+    pub flows_format: String,
+
+    /// Where to write alerts (one per line, see --alerts-format): a file path, or - for
+    /// stdout. Default: stdout, unless another output (--syslog, --http, --config)
+    /// takes them.
+    #[arg(long, value_name = "PATH|-")]
+    pub alerts: Option<String>,
+
+    /// Also send every alert to a syslog receiver: udp://HOST:PORT or tcp://HOST:PORT
+    /// (RFC 5424; TCP with RFC 6587 octet counting), optionally ?protocol=rfc3164 and
+    /// &facility=N (default 16, local0). The message is the alert in --alerts-format
+    /// (cef is what most SIEMs expect over syslog). Alerts that cannot be delivered
+    /// are counted in the summary and make the exit status 1.
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<String>,
+
+    /// Also POST every alert, in batches, to this HTTP(S) endpoint (see --http-kind).
+    /// Retries 408/429/5xx and unreachable endpoints with backoff; counts other refusals.
+    #[arg(long, value_name = "URL")]
+    pub http: Option<String>,
+
+    /// What the --http endpoint is: webhook (a JSON array per batch), splunk (HTTP
+    /// Event Collector; the path defaults to /services/collector/event) or
+    /// elasticsearch (also OpenSearch; _bulk into --http-index).
+    #[arg(long, value_name = "KIND", default_value = "webhook")]
+    pub http_kind: String,
+
+    /// Token: sent as `Authorization: Splunk TOKEN` for splunk, `Bearer TOKEN` otherwise.
+    #[arg(long, value_name = "TOKEN")]
+    pub http_token: Option<String>,
+
+    /// Basic authentication for --http.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub http_basic: Option<String>,
+
+    /// Extra header for --http; repeatable.
+    #[arg(long = "http-header", value_name = "NAME: VALUE")]
+    pub http_headers: Vec<String>,
+
+    /// Compress --http request bodies with gzip.
+    #[arg(long)]
+    pub http_gzip: bool,
+
+    /// Alerts per --http request, at most.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub http_batch: usize,
+
+    /// Seconds an --http request may take before it is retried.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub http_timeout: f64,
+
+    /// Elasticsearch index for --http-kind elasticsearch; %Y %m %d come from the alert's time.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "bridgewatch-alerts-%Y.%m.%d"
+    )]
+    pub http_index: String,
+
+    /// Spool --syslog and --http alerts under this directory (one subdirectory per
+    /// output): each is written to disk before it is sent, so a receiver outage or a
+    /// restart (even kill -9) loses nothing; what is not delivered by the end of the
+    /// run (or within flush_timeout of SIGTERM) is sent first by the next run that uses the same directory.
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// Largest size of each output's spool; alerts that do not fit are dropped and counted.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub spool_max_bytes: u64,
+
+    /// Format of the alert lines: native (Falco's JSON keys plus the flow), ecs
+    /// (Elastic Common Schema), ocsf (OCSF 1.3 Detection Finding) or cef (ArcSight
+    /// CEF:0). Field mappings: README, "Output formats".
+    #[arg(long, value_name = "FORMAT", default_value = "native")]
+    pub alerts_format: String,
 }

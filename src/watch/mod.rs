@@ -16,21 +16,18 @@ pub mod docker;
 pub mod live;
 pub mod records;
 
-use crate::config::{Carries, OutputSpec, OutputsConfig, SinkSpec, DEFAULT_FLUSH_TIMEOUT};
 use crate::decode::DecodeConfig;
 use crate::flow::table::TableConfig;
 use crate::flow::timeouts::Timeouts;
+use crate::metrics::{AlertCounters, Metrics, Ready};
 use crate::passive_dns::PassiveDns;
 use crate::pipeline::alerts::{AlertCounts, RuleHook};
 use crate::pipeline::fanout::Outputs;
-use crate::pipeline::output::SharedWriter;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{
     Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet, SharedInventory,
 };
-use crate::sinks::file_out::FileSpec;
-use crate::sinks::format::Format;
 use crate::stats::RunStats;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use anyhow::{bail, Context, Result};
@@ -89,6 +86,13 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             .unwrap_or(1)
             .min(8),
     };
+    // Outputs are validated (and bad flags or a bad --config refused) before
+    // anything starts; they are started once the rules have loaded.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let config = crate::config::outputs_from(&args.output, args.no_rules, &hostname)
+        .map_err(|e| anyhow::anyhow!(e))?;
     if args.interfaces.is_empty() {
         args.interfaces = discover_bridges(args.quiet)?;
     }
@@ -117,6 +121,19 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let base_inventory = inventory.clone();
     let inventory = Arc::new(SharedInventory::new(Arc::new(inventory)));
 
+    // The endpoint comes up first, so /readyz says what is still missing while the
+    // captures open, the rules load and the Docker inventory syncs.
+    let live = match &args.listen {
+        Some(addr) => {
+            let mut needed = vec![Ready::InputsOpen, Ready::RulesLoaded];
+            if !args.no_docker {
+                needed.push(Ready::InventorySynced);
+            }
+            Some(crate::metrics::serve(addr, &needed)?)
+        }
+        None => None,
+    };
+
     // Open every handle before anything else runs: a missing capability or interface
     // stops the run here, with nothing half started.
     let settings = LiveSettings {
@@ -129,15 +146,31 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     for i in &args.interfaces {
         captures.push(live::open(i, &settings)?);
     }
+    if let Some(m) = &live {
+        m.set_ready(Ready::InputsOpen);
+    }
 
-    let flows_out = match &args.flows {
-        Some(f) => Some(Arc::new(
-            SharedWriter::open(Path::new(f))
-                .with_context(|| format!("--flows {f}: cannot create"))?,
-        )),
-        None => None,
+    let rules = rules_setup(&args, &inventory, &hostname, live.as_ref())?;
+    let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(m) = &live {
+        for (name, counters) in outputs.remote_counters() {
+            m.add_output(&name, counters);
+        }
+    }
+    let alert_out = outputs.alerts();
+    let flows_out = outputs.flows();
+    let rule_hook = |r: &Rules| -> Option<RuleHook> {
+        let engine = r.engine.as_ref()?;
+        Some(
+            RuleHook::new(
+                engine,
+                args.community_id_seed,
+                alert_out.clone(),
+                r.counts.clone(),
+            )
+            .with_metrics(r.alert_metrics.clone()),
+        )
     };
-    let rules = rules_setup(&args, &inventory)?;
 
     // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
@@ -185,7 +218,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         let (tx, rx) = bounded::<SubBatch>(QUEUE);
         senders.push(tx);
         let hook: Box<dyn FlowHook> = Box::new(WatchHook {
-            rules: rules.factory.as_ref().map(|f| f()),
+            rules: rule_hook(&rules),
             records: flows_out
                 .as_ref()
                 .map(|o| RecordWriter::new(inventory.clone(), o.clone())),
@@ -193,7 +226,10 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         let Some(d) = decoders.pop() else {
             bail!("internal: too few decoders");
         };
-        let w = Worker::new(id, threads, d, table.clone(), None, None, Some(hook));
+        let mut w = Worker::new(id, threads, d, table.clone(), None, None, Some(hook));
+        if let Some(m) = &live {
+            w.set_metrics(m.slot());
+        }
         worker_handles.push(
             std::thread::Builder::new()
                 .name(format!("bw-flows-{id}"))
@@ -208,19 +244,23 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     };
     let mut capture_handles = Vec::new();
     let mut counters = Vec::new();
-    for (live, &iface_id) in captures.into_iter().zip(&iface_ids) {
+    for (cap, &iface_id) in captures.into_iter().zip(&iface_ids) {
         let c = Arc::new(IfaceCounters::default());
-        counters.push((live.iface.clone(), c.clone()));
+        counters.push((cap.iface.clone(), c.clone()));
         let Some(d) = decoders.pop() else {
             bail!("internal: too few decoders");
         };
-        let router = Worker::new(0, threads, d, route_table.clone(), None, None, None);
+        let mut router = Worker::new(0, threads, d, route_table.clone(), None, None, None);
+        if let Some(m) = &live {
+            router.set_metrics(m.slot());
+            m.add_interface(&cap.iface, c.clone());
+        }
         let (txs, stop) = (senders.clone(), stop.clone());
         if !args.quiet {
             eprintln!(
                 "bridgewatch: capturing on {} ({:?}, snaplen {}, kernel buffer {} bytes{})",
-                live.iface,
-                live.link,
+                cap.iface,
+                cap.link,
                 settings.snaplen,
                 settings.buffer_size,
                 if settings.promisc {
@@ -232,12 +272,15 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         }
         capture_handles.push(
             std::thread::Builder::new()
-                .name(format!("bw-cap-{}", live.iface))
-                .spawn(move || live::run_capture(live, iface_id, router, txs, c, stop))
+                .name(format!("bw-cap-{}", cap.iface))
+                .spawn(move || live::run_capture(cap, iface_id, router, txs, c, stop))
                 .context("cannot start a capture thread")?,
         );
     }
     drop(senders);
+    // The workers hold their own clones.
+    drop(alert_out);
+    drop(flows_out);
     if !args.quiet {
         eprintln!(
             "bridgewatch: watching with {threads} flow workers; SIGINT or SIGTERM stops, flushes and prints the summary"
@@ -245,6 +288,15 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
 
     while !stop.load(Ordering::Relaxed) && capture_handles.iter().any(|h| !h.is_finished()) {
+        if let Some(m) = &live {
+            if docker
+                .as_ref()
+                .is_some_and(|(_, st)| st.synced.load(Ordering::Relaxed))
+            {
+                m.set_ready(Ready::InventorySynced);
+            }
+            m.set_inventory_size(inventory.snapshot().1.len());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let signalled = stop.load(Ordering::Relaxed);
@@ -270,28 +322,16 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             Err(_) => eprintln!("bridgewatch: error: a flow worker failed"),
         }
     }
-    let mut failed = false;
-    for w in flows_out.iter() {
-        if let Err(e) = w.finish() {
-            eprintln!("bridgewatch: error: {e}");
-            failed = true;
-        }
-    }
-    if let Some(outputs) = rules.outputs {
-        // The workers (and their fan-outs) are gone: close the alert output.
-        let (errors, _) = outputs.finish(DEFAULT_FLUSH_TIMEOUT);
-        for e in errors {
-            eprintln!("bridgewatch: error: {e}");
-            failed = true;
-        }
-    }
-    if let Some(counts) = &rules.counts {
-        stats.alerts = match counts.lock() {
+    if rules.engine.is_some() {
+        stats.alerts = match rules.counts.lock() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         };
         stats.rules_ran = true;
     }
+    // The workers (and their fan-outs) are gone: flush the outputs, giving the remote
+    // ones one flush_timeout between them; what they cannot deliver stays spooled.
+    let failed = outputs.finish_reporting(config.flush_timeout, &mut stats);
     stats.dns = rules.passive_dns.map(|d| d.stats());
     let mut capture_errors = 0;
     for (_, c) in &counters {
@@ -300,12 +340,25 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             capture_errors += 1;
         }
     }
+    let elapsed = started.elapsed();
     if !args.quiet {
-        eprint!("{}", stats.summary(started.elapsed()));
+        eprint!("{}", stats.summary(elapsed));
         eprint!("{}", capture_summary(&counters, interim));
-        if args.flows.is_none() {
+        if !config.carries_flows() {
             eprintln!("  (flow records were not written: add --flows PATH or --flows -)");
         }
+    }
+    if let Some(target) = &args.stats_json {
+        let json = stats.to_json(elapsed);
+        if target == "-" {
+            eprintln!("{json}");
+        } else {
+            std::fs::write(target, format!("{json}\n"))
+                .with_context(|| format!("--stats-json {target}: cannot write"))?;
+        }
+    }
+    if let (Some(_), Some(secs)) = (&live, args.linger) {
+        std::thread::sleep(Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
     }
     // Stopped by a signal: a clean end.  Every capture ending on its own is not.
     Ok(if failed || (!signalled && capture_errors > 0) {
@@ -416,29 +469,35 @@ fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> 
     (w, interim)
 }
 
-/// The rules for `watch`: one [`RuleHook`] per worker, or none with `--no-rules`.
+/// The rules for `watch`: the engine every worker's [`RuleHook`] evaluates with, or
+/// none with `--no-rules`.
 struct Rules {
-    factory: Option<Box<dyn Fn() -> RuleHook + Send + Sync>>,
-    outputs: Option<Outputs>,
-    counts: Option<AlertCounts>,
+    engine: Option<Engine>,
+    counts: AlertCounts,
+    /// Per-rule counters for `/metrics`, when `--listen` is on.
+    alert_metrics: Option<Arc<AlertCounters>>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
 }
 
-fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rules> {
+fn rules_setup(
+    args: &WatchArgs,
+    inventory: &Arc<SharedInventory>,
+    hostname: &str,
+    live: Option<&Arc<Metrics>>,
+) -> Result<Rules> {
     if args.no_rules {
+        if let Some(m) = live {
+            m.set_ready(Ready::RulesLoaded);
+        }
         return Ok(Rules {
-            factory: None,
-            outputs: None,
-            counts: None,
+            engine: None,
+            counts: AlertCounts::default(),
+            alert_metrics: None,
             reads_community_id: false,
             passive_dns: None,
         });
     }
-    let format: Format = args
-        .alerts_format
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--alerts-format: {e}"))?;
     let min_priority: Priority = args
         .min_priority
         .parse()
@@ -456,57 +515,31 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rul
             eprintln!("bridgewatch: {w}");
         }
     }
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
     let reads_community_id = set.uses_community_id();
     let passive_dns = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
     let names: Arc<dyn NameLookup> = match &passive_dns {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
+    let alert_metrics = live.map(|m| {
+        let a = Arc::new(AlertCounters::new(&set));
+        m.set_alerts(a.clone());
+        m.set_ready(Ready::RulesLoaded);
+        a
+    });
     let engine = Engine::with_shared(
         Arc::new(set),
         inventory.clone(),
         EngineOptions {
             min_priority,
-            hostname: hostname.clone(),
+            hostname: hostname.to_string(),
         },
         names,
     );
-    let target = args.alerts.clone().unwrap_or_else(|| "-".into());
-    let sink = if target == "-" {
-        SinkSpec::Stdout
-    } else {
-        SinkSpec::File(FileSpec {
-            path: target.clone().into(),
-            max_bytes: None,
-            keep: 0,
-            append: false,
-        })
-    };
-    let config = OutputsConfig {
-        outputs: vec![OutputSpec {
-            name: format!("--alerts {target}"),
-            sink,
-            format,
-            carries: Carries::Alerts,
-            min_priority: Priority::Debug,
-            delivery: Default::default(),
-            spool: None,
-        }],
-        flush_timeout: DEFAULT_FLUSH_TIMEOUT,
-    };
-    let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
-    let fanout = outputs.alerts();
-    let counts: AlertCounts = Arc::default();
-    let (c, seed) = (counts.clone(), args.community_id_seed);
     Ok(Rules {
-        factory: Some(Box::new(move || {
-            RuleHook::new(&engine, seed, fanout.clone(), c.clone())
-        })),
-        outputs: Some(outputs),
-        counts: Some(counts),
+        engine: Some(engine),
+        counts: AlertCounts::default(),
+        alert_metrics,
         reads_community_id,
         passive_dns,
     })
