@@ -80,7 +80,7 @@ pub fn render(m: &Metrics) -> String {
     o.one(
         "bridgewatch_ready",
         "gauge",
-        "1 once inputs are open and rules loaded (what /readyz reports), else 0.",
+        "1 once inputs are open, rules loaded and (watch with Docker) the inventory synced: what /readyz reports; else 0.",
         u64::from(m.readiness().is_ok()),
     );
 
