@@ -292,7 +292,8 @@ pub struct OutputArgs {
     /// Spool --syslog and --http alerts under this directory (one subdirectory per
     /// output): each is written to disk before it is sent, so a receiver outage or a
     /// restart (even kill -9) loses nothing; what is not delivered by the end of the
-    /// run (or within flush_timeout of SIGTERM) is sent first by the next run that uses the same directory.
+    /// run (or within flush_timeout of SIGTERM) is sent first by the next run that
+    /// uses the same directory.
     #[arg(long, value_name = "DIR")]
     pub spool_dir: Option<PathBuf>,
 

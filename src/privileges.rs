@@ -52,6 +52,29 @@ pub fn raise_permitted() -> Vec<Capability> {
     effective
 }
 
+/// Once the captures are open: drops every capability bridgewatch uses except
+/// `keep` from this thread's effective, permitted and inheritable sets, so threads
+/// started afterwards never hold them (capabilities are per thread; call this before
+/// starting any).  Returns what is still effective.  Failures are logged: running on
+/// with a capability beats stopping the capture.
+pub fn drop_except(keep: &[Capability]) -> Vec<Capability> {
+    for (cap, _) in USED {
+        if keep.contains(&cap) {
+            continue;
+        }
+        for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+            if let Err(e) = caps::drop(None, set, cap) {
+                tracing::warn!(capability = %cap, error = %e, "cannot drop capability");
+            }
+        }
+    }
+    let effective = caps::read(None, CapSet::Effective).unwrap_or_default();
+    USED.iter()
+        .map(|(c, _)| *c)
+        .filter(|c| effective.contains(c))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

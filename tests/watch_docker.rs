@@ -103,6 +103,20 @@ fn talk(c: &str, dst: &str, port: u16) {
     ]);
 }
 
+/// Starts a watch; returns it and its stderr lines (echoed to the test's stderr).
+fn spawn_watch(mut cmd: Command) -> (Child, Receiver<String>) {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start watch");
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            eprintln!("[watch] {l}");
+            let _ = tx.send(l);
+        }
+    });
+    (child, rx)
+}
+
 fn wait_line(rx: &Receiver<String>, needle: &str, limit: Duration) {
     let start = Instant::now();
     while let Some(left) = limit.checked_sub(start.elapsed()) {
@@ -115,107 +129,172 @@ fn wait_line(rx: &Receiver<String>, needle: &str, limit: Duration) {
     panic!("watch never printed {needle:?}");
 }
 
-#[test]
-fn watch_names_real_containers_from_the_docker_api() {
-    if !docker_available("watch_docker") {
-        return;
-    }
-    if unsafe { libc::geteuid() } != 0 {
-        if std::env::var_os("CI").is_some() {
-            panic!("watch_docker: needs root, and CI must not skip");
+/// What a test runs in: its Docker network and bridge, an imported image under two
+/// names (`elasticsearch:TAG` and `bwt-app:TAG`), and the outside host at `.200`
+/// serving 8443 and 9300.  Dropping it removes all of it.
+struct Env {
+    // Field order is drop order: the lab (watch, namespace) before Docker's objects.
+    lab: Lab,
+    cleanup: DockerCleanup,
+    dir: tempfile::TempDir,
+    tag: String,
+    net: String,
+    bridge: String,
+    es_image: String,
+    app_image: String,
+    prefix: String,
+    outside: String,
+}
+
+impl Env {
+    /// `None` when the test must be skipped (no Docker, not root) outside CI.
+    fn new(test: &str, name: &str, octet2: u32) -> Option<Env> {
+        if !docker_available(test) {
+            return None;
         }
-        eprintln!("SKIP watch_docker: needs root (live capture, network namespaces)");
-        return;
+        if unsafe { libc::geteuid() } != 0 {
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: needs root, and CI must not skip");
+            }
+            eprintln!("SKIP {test}: needs root (live capture, network namespaces)");
+            return None;
+        }
+        let pid = std::process::id();
+        let tag = format!("{name}{pid}");
+        let net = format!("bwt-{name}-{pid}");
+        let es_image = format!("elasticsearch:{tag}");
+        let app_image = format!("bwt-app:{tag}");
+        let mut cleanup = DockerCleanup::default();
+        cleanup.networks = vec![net.clone()];
+        cleanup.images = vec![es_image.clone(), app_image.clone()];
+        let lab = Lab {
+            netns: format!("{name}-{pid}-ext"),
+            watch: None,
+            stop_server: Arc::default(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        import_busybox_image(&es_image, dir.path());
+        docker_ok(&["tag", &es_image, &app_image]);
+        let prefix = format!("10.{octet2}.{}", 100 + pid % 150);
+        let net_id = docker_ok(&[
+            "network",
+            "create",
+            "--subnet",
+            &format!("{prefix}.0/24"),
+            &net,
+        ]);
+        let bridge = format!("br-{}", &net_id[..12]);
+        // The outside host: a namespace with a veth into the Docker bridge.
+        let outside = format!("{prefix}.200");
+        let (host_end, ns_end) = (format!("{name}{pid}h"), format!("{name}{pid}n"));
+        ip(&["netns", "add", &lab.netns]);
+        ip(&[
+            "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
+        ]);
+        ip(&["link", "set", &ns_end, "netns", &lab.netns]);
+        ip(&["link", "set", &host_end, "master", &bridge, "up"]);
+        ip(&[
+            "-n",
+            &lab.netns,
+            "addr",
+            "add",
+            &format!("{outside}/24"),
+            "dev",
+            &ns_end,
+        ]);
+        ip(&["-n", &lab.netns, "link", "set", &ns_end, "up"]);
+        ip(&["-n", &lab.netns, "link", "set", "lo", "up"]);
+        outside_servers(&lab.netns, &outside, lab.stop_server.clone());
+        Some(Env {
+            lab,
+            cleanup,
+            dir,
+            tag,
+            net,
+            bridge,
+            es_image,
+            app_image,
+            prefix,
+            outside,
+        })
     }
-    let pid = std::process::id();
-    let tag = format!("bwd{pid}");
-    let net = format!("bwt-wd-{pid}");
-    let es_image = format!("elasticsearch:{tag}");
-    let app_image = format!("bwt-app:{tag}");
-    let names = ["es01", "app", "late", "late2"].map(|n| format!("{tag}-{n}"));
-    let [es, app, late, late2] = names.clone();
-    let mut cleanup = DockerCleanup::default();
-    cleanup.containers = names.to_vec();
-    cleanup.networks = vec![net.clone()];
-    cleanup.images = vec![es_image.clone(), app_image.clone()];
-    let mut lab = Lab {
-        netns: format!("bwd-{pid}-ext"),
-        watch: None,
-        stop_server: Arc::default(),
-    };
 
-    let dir = tempfile::tempdir().unwrap();
-    import_busybox_image(&es_image, dir.path());
-    docker_ok(&["tag", &es_image, &app_image]);
-    let third = 100 + pid % 150;
-    let subnet = format!("10.214.{third}.0/24");
-    let at = |n: u32| format!("10.214.{third}.{n}");
-    let net_id = docker_ok(&["network", "create", "--subnet", &subnet, &net]);
-    let bridge = format!("br-{}", &net_id[..12]);
-
-    // The outside host: a namespace with a veth into the Docker bridge.
-    let outside = at(200);
-    let (host_end, ns_end) = (format!("bwd{pid}h"), format!("bwd{pid}n"));
-    ip(&["netns", "add", &lab.netns]);
-    ip(&[
-        "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
-    ]);
-    ip(&["link", "set", &ns_end, "netns", &lab.netns]);
-    ip(&["link", "set", &host_end, "master", &bridge, "up"]);
-    ip(&[
-        "-n",
-        &lab.netns,
-        "addr",
-        "add",
-        &format!("{outside}/24"),
-        "dev",
-        &ns_end,
-    ]);
-    ip(&["-n", &lab.netns, "link", "set", &ns_end, "up"]);
-    ip(&["-n", &lab.netns, "link", "set", "lo", "up"]);
-    outside_servers(&lab.netns, &outside, lab.stop_server.clone());
-
-    let run = |name: &str, image: &str, ipn: u32, label: &str| {
+    /// Starts container `TAG-name` at `.ipn`; returns its full name.
+    fn run(&mut self, name: &str, image: &str, ipn: u32, label: &str) -> String {
+        let full = format!("{}-{name}", self.tag);
+        self.cleanup.containers.push(full.clone());
         docker_ok(&[
             "run",
             "-d",
             "--name",
-            name,
+            &full,
             "--network",
-            &net,
+            &self.net,
             "--ip",
-            &at(ipn),
+            &format!("{}.{ipn}", self.prefix),
             "--label",
             label,
             image,
             "/bin/busybox",
             "sleep",
             "600",
-        ])
-    };
-    run(&es, &es_image, 10, "com.docker.compose.service=es01");
-    run(&app, &app_image, 11, "com.docker.compose.service=app");
+        ]);
+        full
+    }
 
-    let flows = dir.path().join("flows.jsonl");
-    let alerts = dir.path().join("alerts.jsonl");
-    let mut child = Command::new(bin())
-        .args(["watch", "-i", &bridge, "--active-timeout", "0"])
-        .arg("--flows")
-        .arg(&flows)
-        .arg("--alerts")
-        .arg(&alerts)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start watch");
-    let err = child.stderr.take().unwrap();
-    lab.watch = Some(child);
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            eprintln!("[watch] {l}");
-            let _ = tx.send(l);
-        }
-    });
+    /// Starts `watch -i BRIDGE ARGS...`; returns its stderr lines.
+    fn watch(&mut self, args: &[&str]) -> Receiver<String> {
+        let mut cmd = Command::new(bin());
+        cmd.args(["watch", "-i", &self.bridge, "--active-timeout", "0"])
+            .args(args);
+        self.start(cmd)
+    }
+
+    /// Starts `cmd` (a watch) as the lab's watch process; returns its stderr lines.
+    fn start(&mut self, mut cmd: Command) -> Receiver<String> {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().expect("start watch");
+        let err = child.stderr.take().unwrap();
+        self.lab.watch = Some(child);
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[watch] {l}");
+                let _ = tx.send(l);
+            }
+        });
+        rx
+    }
+
+    fn signal(&self, sig: i32) {
+        let c = self.lab.watch.as_ref().expect("watch runs");
+        // SAFETY: signalling the child we started, by its pid.
+        unsafe { libc::kill(c.id() as i32, sig) };
+    }
+
+    /// SIGTERM, and watch must exit 0.
+    fn stop_watch(&mut self) {
+        self.signal(libc::SIGTERM);
+        let mut child = self.lab.watch.take().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "watch exits 0 on SIGTERM: {status:?}");
+    }
+}
+
+#[test]
+fn watch_names_real_containers_from_the_docker_api() {
+    let Some(mut env) = Env::new("watch_docker", "bwd", 214) else {
+        return;
+    };
+    let (es_image, app_image) = (env.es_image.clone(), env.app_image.clone());
+    let outside = env.outside.clone();
+    let prefix = env.prefix.clone();
+    let at = |n: u32| format!("{prefix}.{n}");
+    let es = env.run("es01", &es_image, 10, "com.docker.compose.service=es01");
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    let flows = env.dir.path().join("flows.jsonl");
+    let alerts = env.dir.path().join("alerts.jsonl");
+    let (f, a) = (flows.display().to_string(), alerts.display().to_string());
+    let rx = env.watch(&["--flows", &f, "--alerts", &a]);
     wait_line(&rx, "inventory synced", Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(500));
 
@@ -223,22 +302,21 @@ fn watch_names_real_containers_from_the_docker_api() {
     talk(&es, &outside, 9300); // transport port: allowed
     talk(&app, &at(10), 9200); // internal, nobody listens: refused
                                // Started after watch: named once its start event is in (within a second).
-    run(&late, &app_image, 30, "com.docker.compose.service=worker");
+    let late = env.run("late", &app_image, 30, "com.docker.compose.service=worker");
     std::thread::sleep(Duration::from_millis(1500));
     talk(&late, &outside, 8443);
     // Its address goes to a new container.
     docker_ok(&["rm", "-f", &late]);
-    run(&late2, &app_image, 30, "com.docker.compose.service=worker2");
+    let late2 = env.run(
+        "late2",
+        &app_image,
+        30,
+        "com.docker.compose.service=worker2",
+    );
     std::thread::sleep(Duration::from_millis(1500));
     talk(&late2, &outside, 8443);
     std::thread::sleep(Duration::from_millis(500));
-
-    let mut child = lab.watch.take().unwrap();
-    // SAFETY: signalling the child we started, by its pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    assert!(status.success(), "watch exits 0 on SIGTERM: {status:?}");
-
+    env.stop_watch();
     let recs = json_lines(&std::fs::read(&flows).unwrap());
     let alerts = json_lines(&std::fs::read(&alerts).unwrap());
     let find = |src: &str, dst: &str, port: u64| -> &Value {
@@ -288,6 +366,197 @@ fn watch_names_real_containers_from_the_docker_api() {
     let out = es_alerts[0]["output"].as_str().unwrap();
     assert!(out.contains(&es) && out.contains(&es_image), "{out}");
     assert!(out.contains(&format!("{outside}:8443")), "{out}");
-    drop(lab);
-    drop(cleanup);
+}
+
+#[test]
+fn sighup_reloads_the_rules_and_a_bad_file_keeps_the_old_set() {
+    let Some(mut env) = Env::new("watch_docker", "bwh", 215) else {
+        return;
+    };
+    let app_image = env.app_image.clone();
+    let outside = env.outside.clone();
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    let rule = |port: u16| {
+        format!(
+            "- rule: Outbound to {port}\n  desc: test\n  condition: evt.type = connect and flow.direction = outbound and fd.rport = {port}\n  output: '%container.name to %fd.rip:%fd.rport'\n  priority: WARNING\n  tags: [test]\n"
+        )
+    };
+    let rules = env.dir.path().join("rules.yaml");
+    std::fs::write(&rules, rule(8443)).unwrap();
+    let alerts = env.dir.path().join("alerts.jsonl");
+    let (r, a) = (rules.display().to_string(), alerts.display().to_string());
+    let rx = env.watch(&["--rules", &r, "--alerts", &a]);
+    wait_line(&rx, "inventory synced", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(500));
+    talk(&app, &outside, 8443); // old set: fires
+
+    // Captures open: no thread of watch holds NET_RAW (13) or NET_ADMIN (12) any more.
+    let pid = env.lab.watch.as_ref().unwrap().id();
+    let mut threads = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        for key in ["CapEff:", "CapPrm:"] {
+            let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+            let bits = u64::from_str_radix(line[key.len()..].trim(), 16).unwrap();
+            assert_eq!(
+                bits & (1 << 12 | 1 << 13),
+                0,
+                "{key} {bits:x} still has NET_ADMIN/NET_RAW"
+            );
+        }
+        threads += 1;
+    }
+    assert!(threads > 3, "checked every thread ({threads})");
+
+    std::fs::write(&rules, rule(9300)).unwrap();
+    env.signal(libc::SIGHUP);
+    wait_line(&rx, "rules reloaded", Duration::from_secs(5));
+    talk(&app, &outside, 8443); // new set: quiet
+    talk(&app, &outside, 9300); // new set: fires
+
+    std::fs::write(&rules, "- rule: broken\n  condition: fd.nope = 1\n").unwrap();
+    env.signal(libc::SIGHUP);
+    wait_line(&rx, "previous set stays in force", Duration::from_secs(5));
+    talk(&app, &outside, 9300); // still the 9300 set: fires again
+    std::thread::sleep(Duration::from_millis(300));
+    env.stop_watch();
+
+    let got: Vec<String> = json_lines(&std::fs::read(&alerts).unwrap())
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        got,
+        vec!["Outbound to 8443", "Outbound to 9300", "Outbound to 9300"],
+        "one alert per set in force"
+    );
+}
+
+#[test]
+fn sidecar_in_the_apps_namespace_names_the_app_from_docker_or_from_flags() {
+    let Some(mut env) = Env::new("watch_docker", "bws", 216) else {
+        return;
+    };
+    let app_image = env.app_image.clone();
+    let outside = env.outside.clone();
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", &app]);
+    let netns = format!("--net=/proc/{pid}/ns/net");
+    // As `network_mode: container:APP` puts it: in the app's network namespace.
+    let run = |env: &mut Env, extra: &[&str], flows: &str, ready: &str| {
+        let mut cmd = Command::new("nsenter");
+        cmd.arg(&netns)
+            .arg(bin())
+            .args([
+                "watch",
+                "--sidecar",
+                "--active-timeout",
+                "0",
+                "--flows",
+                flows,
+            ])
+            .args(extra);
+        let rx = env.start(cmd);
+        wait_line(&rx, ready, Duration::from_secs(15));
+        std::thread::sleep(Duration::from_millis(300));
+        talk(&app, &outside, 8443);
+        std::thread::sleep(Duration::from_millis(300));
+        env.stop_watch();
+        let recs = json_lines(&std::fs::read(flows).unwrap());
+        recs.into_iter()
+            .find(|r| r["resp_h"] == outside.as_str() && r["resp_p"] == 8443)
+            .unwrap_or_else(|| panic!("no flow to {outside}:8443"))
+    };
+    let flags = env.dir.path().join("flags.jsonl").display().to_string();
+    let r = run(
+        &mut env,
+        &[
+            "--no-docker",
+            "--container-name",
+            "shop-app",
+            "--container-image",
+            "shop/app:1.4",
+            "--container-label",
+            "tier=web",
+        ],
+        &flags,
+        "watching with",
+    );
+    assert_eq!(r["iface"], "eth0");
+    assert_eq!(r["orig_container"]["name"], "shop-app");
+    assert_eq!(r["orig_container"]["image"], "shop/app:1.4");
+    assert_eq!(r["orig_container"]["labels"]["tier"], "web");
+    assert_eq!(r["direction"], "outbound");
+
+    let api = env.dir.path().join("api.jsonl").display().to_string();
+    let r = run(&mut env, &[], &api, "inventory synced");
+    assert_eq!(
+        r["orig_container"]["name"],
+        app.as_str(),
+        "the Docker API names it"
+    );
+    assert_eq!(r["orig_container"]["image"], app_image.as_str());
+    assert_eq!(r["direction"], "outbound");
+}
+
+#[test]
+fn without_i_a_bridge_created_later_is_captured_and_its_removal_is_clean() {
+    // Started before the network exists: no -i, so watch follows the bridges.
+    let early = tempfile::tempdir().unwrap();
+    let flows = early.path().join("flows.jsonl").display().to_string();
+    if !docker_available("watch_docker") || unsafe { libc::geteuid() } != 0 {
+        // Env::new below says why (and fails in CI).
+        let _ = Env::new("watch_docker", "bwf", 217);
+        return;
+    }
+    let mut cmd = Command::new(bin());
+    cmd.args(["watch", "--active-timeout", "0", "--flows", &flows]);
+    let (child, rx) = spawn_watch(cmd);
+    let mut guard = Lab {
+        netns: format!("bwf-{}-unused", std::process::id()),
+        watch: Some(child),
+        stop_server: Arc::default(),
+    };
+    wait_line(&rx, "following Docker bridges", Duration::from_secs(15));
+
+    let started = Instant::now();
+    let Some(mut env) = Env::new("watch_docker", "bwf", 217) else {
+        return;
+    };
+    env.lab.watch = guard.watch.take();
+    wait_line(
+        &rx,
+        &format!("bridge {} appeared: capturing it", env.bridge),
+        Duration::from_secs(5),
+    );
+    eprintln!(
+        "watch_docker: new bridge captured within {:?} of `docker network create` (which that includes)",
+        started.elapsed()
+    );
+    let app_image = env.app_image.clone();
+    let outside = env.outside.clone();
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    std::thread::sleep(Duration::from_millis(1000));
+    talk(&app, &outside, 8443);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The network goes away: its capture closes, and that is no error.
+    docker_ok(&["rm", "-f", &app]);
+    let _ = Command::new("ip")
+        .args(["netns", "del", &env.lab.netns])
+        .status();
+    docker_ok(&["network", "rm", &env.net]);
+    wait_line(
+        &rx,
+        &format!("bridge {} went away", env.bridge),
+        Duration::from_secs(5),
+    );
+    env.stop_watch();
+    let recs = json_lines(&std::fs::read(&flows).unwrap());
+    let r = recs
+        .iter()
+        .find(|r| r["resp_h"] == outside.as_str() && r["resp_p"] == 8443)
+        .unwrap_or_else(|| panic!("no flow to {outside}:8443 in {recs:?}"));
+    assert_eq!(r["iface"], env.bridge.as_str());
+    assert_eq!(r["orig_container"]["name"], app.as_str());
 }

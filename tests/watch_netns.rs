@@ -737,17 +737,41 @@ fn watch_without_interfaces_captures_the_docker_bridges_only() {
         );
     }
 
-    // A namespace without a Docker bridge: a clear error, not a silent empty run.
-    let out = Command::new("ip")
-        .args(["netns", "exec", &empty, BIN, "watch"])
-        .output()
+    // A namespace without a Docker bridge yet: it says so and waits for one (it
+    // follows bridges as they come); SIGTERM still ends it cleanly.
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &empty, BIN, "watch", "--no-docker"])
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let err_pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut err = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !err.contains("watching with") && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            err.push_str(&l);
+            err.push('\n');
+        }
+    }
+    // SAFETY: signalling the child this test started, by its pid (`ip netns exec` execs).
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+        err.push_str(&l);
+        err.push('\n');
+    }
+    assert!(status.success(), "{err}");
     assert!(
-        err.contains("no Docker bridge") && err.contains("-i"),
+        err.contains("no Docker bridge is up yet: waiting for one"),
         "{err}"
     );
+    assert!(err.contains("following Docker bridges"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -923,6 +947,16 @@ fn watch_metrics_and_readiness_match_the_summary() {
     }
     ready(200, "ready\n");
     assert_eq!(ns_get(&host, port, "/healthz").unwrap().0, 200);
+    // The endpoint's thread started after the captures opened and NET_RAW/NET_ADMIN
+    // were dropped: no thread, the one answering HTTP included, holds them.
+    for t in std::fs::read_dir(format!("/proc/{watch_pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        for key in ["CapEff:", "CapPrm:"] {
+            let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+            let bits = u64::from_str_radix(line[key.len()..].trim(), 16).unwrap();
+            assert_eq!(bits & (1 << 12 | 1 << 13), 0, "{key} {bits:x}: {status}");
+        }
+    }
 
     // Traffic: the Elasticsearch container connects out on 8443 (an alert) and 9300,
     // and the outside host pings it.

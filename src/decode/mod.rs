@@ -206,6 +206,17 @@ pub fn decoders(config: DecodeConfig, n: usize) -> Vec<Decoder> {
         .collect()
 }
 
+impl Decoder {
+    /// Another decoder sharing this one's settings and fragment table (for a
+    /// capture started later in a live run).
+    pub fn sibling(&self) -> Decoder {
+        Decoder {
+            config: self.config.clone(),
+            frags: Arc::clone(&self.frags),
+        }
+    }
+}
+
 /// Per-layer context carried down into tunnels.
 #[derive(Clone, Copy)]
 struct Ctx {

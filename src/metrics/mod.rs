@@ -268,21 +268,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Starts the `--listen` endpoint on `addr` with a registry whose `/readyz` waits for
-/// `needed`, and says where it listens on stderr (even with -q: with port 0 it is
-/// the only way to learn the port).
+/// `needed` (see [`registry`] and [`start_server`]).
 pub fn serve(addr: &str, needed: &[Ready]) -> anyhow::Result<Arc<Metrics>> {
-    use anyhow::Context;
     let sock = parse_listen(addr).map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
-    let m = Arc::new(Metrics::new(
+    let m = registry(needed);
+    start_server(sock, m.clone())?;
+    Ok(m)
+}
+
+/// A registry for this binary (its version and commit) whose `/readyz` waits for
+/// `needed`.
+pub fn registry(needed: &[Ready]) -> Arc<Metrics> {
+    Arc::new(Metrics::new(
         needed,
         env!("CARGO_PKG_VERSION"),
         env!("BRIDGEWATCH_GIT_COMMIT"),
-    ));
-    let bound = server::start(sock, m.clone())
-        .with_context(|| format!("--listen {sock}: cannot listen"))?;
+    ))
+}
+
+/// Serves `m` on `sock` from a thread of its own, and says where on stderr (even
+/// with -q: with port 0 it is the only way to learn the port).
+pub fn start_server(sock: SocketAddr, m: Arc<Metrics>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let bound =
+        server::start(sock, m).with_context(|| format!("--listen {sock}: cannot listen"))?;
     eprintln!("bridgewatch: serving /metrics, /healthz and /readyz on http://{bound}");
     tracing::info!(%bound, "metrics endpoint listening");
-    Ok(m)
+    Ok(())
 }
 
 /// `--listen` values: `PORT` or `:PORT` (loopback), `IP:PORT`, `[IPv6]:PORT`.

@@ -7,7 +7,7 @@ use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
 use crate::flow::record::FlowRecord;
 use crate::metrics::AlertCounters;
-use crate::rules::{Alert, Engine, Evaluator};
+use crate::rules::{Alert, Engine, EngineSlot, Evaluator};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +25,9 @@ pub struct RuleHook {
     totals: AlertCounts,
     /// Live per-rule counters for `/metrics` (one atomic add per alert).
     live: Option<Arc<AlertCounters>>,
+    /// Where a reloaded engine appears (SIGHUP in live mode), and the version of
+    /// the one `eval` came from.
+    slot: Option<(Arc<EngineSlot>, u64)>,
 }
 
 impl RuleHook {
@@ -42,6 +45,27 @@ impl RuleHook {
             counts: BTreeMap::new(),
             totals,
             live: None,
+            slot: None,
+        }
+    }
+
+    /// Follows `slot`: at the next flow after the engine there is replaced, this hook
+    /// evaluates with the new one.
+    pub fn with_reload(mut self, slot: Arc<EngineSlot>) -> RuleHook {
+        let (v, e) = slot.current();
+        self.eval = e.evaluator();
+        self.slot = Some((slot, v));
+        self
+    }
+
+    #[inline]
+    fn follow_reload(&mut self) {
+        if let Some((slot, v)) = &mut self.slot {
+            if slot.version() != *v {
+                let (nv, e) = slot.current();
+                *v = nv;
+                self.eval = e.evaluator();
+            }
         }
     }
 
@@ -69,6 +93,7 @@ impl RuleHook {
 
 impl FlowHook for RuleHook {
     fn on_start(&mut self, record: &FlowRecord) {
+        self.follow_reload();
         self.eval.on_flow_start(record, &mut self.alerts);
         if !self.alerts.is_empty() {
             self.drain();
@@ -76,6 +101,7 @@ impl FlowHook for RuleHook {
     }
 
     fn on_end(&mut self, record: &FlowRecord) {
+        self.follow_reload();
         self.eval.on_flow_end(record, &mut self.alerts);
         if !self.alerts.is_empty() {
             self.drain();

@@ -367,10 +367,57 @@ impl Engine {
         }
     }
 
+    /// How many rules the engine holds (enabled or not).
+    pub fn rule_count(&self) -> usize {
+        self.inner.rules.len()
+    }
+
     /// Where a live run publishes new inventory snapshots; every evaluator picks
     /// up the new one at its next flow.
     pub fn inventory(&self) -> Arc<SharedInventory> {
         self.inner.inv.clone()
+    }
+}
+
+/// The engine a live run may replace (SIGHUP reloads the rules): evaluators compare
+/// [`EngineSlot::version`] (one atomic load) per flow and take a new evaluator only
+/// when it moved.  A rule set is swapped whole: a flow sees the old rules or the new.
+pub struct EngineSlot {
+    version: std::sync::atomic::AtomicU64,
+    engine: Mutex<Engine>,
+}
+
+impl EngineSlot {
+    pub fn new(engine: Engine) -> EngineSlot {
+        EngineSlot {
+            version: std::sync::atomic::AtomicU64::new(0),
+            engine: Mutex::new(engine),
+        }
+    }
+
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The current engine and its version.
+    pub fn current(&self) -> (u64, Engine) {
+        let e = match self.engine.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        (self.version(), e)
+    }
+
+    /// Puts `engine` in force for every evaluator's next flow.
+    pub fn replace(&self, engine: Engine) {
+        let mut g = match self.engine.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = engine;
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -21,7 +21,7 @@ pub mod yaml;
 
 pub use alert::{Alert, AlertContainer, FieldValue, Priority};
 pub use check::check_paths;
-pub use eval::{flow_direction, Engine, EngineOptions, Evaluator, NameLookup, NoNames};
+pub use eval::{flow_direction, Engine, EngineOptions, EngineSlot, Evaluator, NameLookup, NoNames};
 pub use fields::fields_help;
 pub use inventory::{Container, Inventory, InventoryError, SharedInventory};
 pub use loader::Diag;

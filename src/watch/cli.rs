@@ -57,6 +57,34 @@ pub struct WatchArgs {
     #[arg(long, conflicts_with = "docker_host")]
     pub no_docker: bool,
 
+    /// Sidecar mode: bridgewatch runs in one app container's network namespace
+    /// (`network_mode: container:APP` / `service:app`, capture `-i eth0`), so the
+    /// captured interfaces' addresses are that container's, not the host's.  It is
+    /// named from the Docker API when reachable, else from the --container-* flags.
+    #[arg(long)]
+    pub sidecar: bool,
+
+    /// Sidecar mode: the local container's name (default: this host name, which
+    /// Docker sets to the container's short id).
+    #[arg(long, value_name = "NAME", requires = "sidecar")]
+    pub container_name: Option<String>,
+
+    /// Sidecar mode: the local container's image (repo:tag).
+    #[arg(long, value_name = "IMAGE", requires = "sidecar")]
+    pub container_image: Option<String>,
+
+    /// Sidecar mode: the local container's id (default: the host name).
+    #[arg(long, value_name = "ID", requires = "sidecar")]
+    pub container_id: Option<String>,
+
+    /// Sidecar mode: a label of the local container; repeatable.
+    #[arg(
+        long = "container-label",
+        value_name = "KEY=VALUE",
+        requires = "sidecar"
+    )]
+    pub container_labels: Vec<String>,
+
     /// Kernel capture buffer per interface, in bytes: what absorbs bursts while the
     /// workers are busy.  Packets that do not fit are counted as kernel drops.
     #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]

@@ -2,8 +2,8 @@
 //! (`docker0` and the user-defined `br-*`), found in sysfs, and only them.  Their
 //! veths are listed so the log can say what is covered, but not captured: a packet
 //! between two containers crosses the bridge and both veths, and capturing both
-//! would count it twice (the capture plan in the README).  Read once at start;
-//! following bridges and veths as they come and go is not done here.
+//! would count it twice (the capture plan in the README).  Read at start, and again
+//! by [`super::follow`] on every link event.
 
 use std::path::Path;
 

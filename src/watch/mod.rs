@@ -10,9 +10,11 @@
 //! channels close, every worker flushes its open flows and alerts, the summary is
 //! printed and the exit status is 0.
 
+pub mod captures;
 pub mod cli;
 pub mod discover;
 pub mod docker;
+pub mod follow;
 pub mod live;
 pub mod records;
 
@@ -26,11 +28,12 @@ use crate::pipeline::fanout::Outputs;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{
-    Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet, SharedInventory,
+    Container, Engine, EngineOptions, EngineSlot, Inventory, NameLookup, NoNames, Priority,
+    RuleSet, SharedInventory,
 };
-use crate::stats::RunStats;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use anyhow::{bail, Context, Result};
+use captures::Captures;
 use cli::WatchArgs;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use live::{IfaceCounters, LiveSettings};
@@ -93,8 +96,13 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         .unwrap_or_else(|_| "localhost".into());
     let config = crate::config::outputs_from(&args.output, args.no_rules, &hostname)
         .map_err(|e| anyhow::anyhow!(e))?;
-    if args.interfaces.is_empty() {
-        args.interfaces = discover_bridges(args.quiet)?;
+    // Interfaces watch finds itself it also follows; ones named with -i it does not.
+    let following = args.interfaces.is_empty() && !args.sidecar;
+    if args.interfaces.is_empty() && args.sidecar {
+        // Beside one app, in its network namespace: its interface.
+        args.interfaces = vec!["eth0".into()];
+    } else if args.interfaces.is_empty() {
+        args.interfaces = discover_bridges(args.quiet, following)?;
     }
     let mut seen = std::collections::HashSet::new();
     for i in &args.interfaces {
@@ -109,30 +117,49 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         }
         None => Inventory::default(),
     };
-    // The captured interfaces' own addresses (a bridge's gateway address) are the host.
-    if let Ok(devices) = pcap::Device::list() {
-        for d in devices.iter().filter(|d| args.interfaces.contains(&d.name)) {
-            for a in &d.addresses {
-                inventory.add_host_ip(a.addr);
-                tracing::info!("{}: {} is a host address", d.name, a.addr);
-            }
+    // The captured interfaces' own addresses: on a host, the bridges' gateway
+    // addresses (the host); in a sidecar, the app container's.
+    let own: Vec<std::net::IpAddr> = pcap::Device::list()
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| args.interfaces.contains(&d.name))
+        .flat_map(|d| d.addresses.iter().map(|a| a.addr))
+        .collect();
+    if args.sidecar {
+        let local = sidecar_container(&args, &own)?;
+        if !args.quiet {
+            eprintln!(
+                "bridgewatch: sidecar: {} is the local container ({}); the Docker API names it instead when reachable",
+                local.name,
+                own.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        inventory.add(local);
+    } else {
+        for a in &own {
+            inventory.add_host_ip(*a);
+            tracing::info!("{a} is a host address (a captured interface's)");
         }
     }
     let base_inventory = inventory.clone();
     let inventory = Arc::new(SharedInventory::new(Arc::new(inventory)));
 
-    // The endpoint comes up first, so /readyz says what is still missing while the
-    // captures open, the rules load and the Docker inventory syncs.
-    let live = match &args.listen {
-        Some(addr) => {
-            let mut needed = vec![Ready::InputsOpen, Ready::RulesLoaded];
-            if !args.no_docker {
-                needed.push(Ready::InventorySynced);
-            }
-            Some(crate::metrics::serve(addr, &needed)?)
+    // The registry exists from here; its endpoint starts once the captures are open
+    // and the capabilities dropped, and /readyz says what is still missing while the
+    // rules load and the Docker inventory syncs.
+    let listen_addr = match &args.listen {
+        Some(a) => {
+            Some(crate::metrics::parse_listen(a).map_err(|e| anyhow::anyhow!("--listen: {e}"))?)
         }
         None => None,
     };
+    let live = listen_addr.map(|_| {
+        let mut needed = vec![Ready::InputsOpen, Ready::RulesLoaded];
+        if !args.no_docker {
+            needed.push(Ready::InventorySynced);
+        }
+        crate::metrics::registry(&needed)
+    });
 
     // Open every handle before anything else runs: a missing capability or interface
     // stops the run here, with nothing half started.
@@ -150,7 +177,26 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         m.set_ready(Ready::InputsOpen);
     }
 
-    let rules = rules_setup(&args, &inventory, &hostname, live.as_ref())?;
+    // The handles are open: capture needs NET_RAW/NET_ADMIN no more, unless bridges
+    // are followed (new captures).  The Docker watcher maps veths to containers
+    // (setns), which needs SYS_ADMIN/SYS_PTRACE.
+    use caps::Capability::{CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN, CAP_SYS_PTRACE};
+    let mut keep = Vec::new();
+    if following {
+        keep.extend([CAP_NET_RAW, CAP_NET_ADMIN]);
+    }
+    if !args.no_docker {
+        keep.extend([CAP_SYS_ADMIN, CAP_SYS_PTRACE]);
+    }
+    let still = crate::privileges::drop_except(&keep);
+    tracing::info!(capabilities = ?still, "captures open; other capabilities dropped");
+    // The endpoint's thread starts only now: capabilities are per thread, and one
+    // started before the drop would keep them.
+    if let (Some(m), Some(addr)) = (&live, listen_addr) {
+        crate::metrics::start_server(addr, m.clone())?;
+    }
+
+    let mut rules = rules_setup(&args, &inventory, &hostname, live.as_ref())?;
     let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
     if let Some(m) = &live {
         for (name, counters) in outputs.remote_counters() {
@@ -161,19 +207,33 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let flows_out = outputs.flows();
     let rule_hook = |r: &Rules| -> Option<RuleHook> {
         let engine = r.engine.as_ref()?;
-        Some(
-            RuleHook::new(
-                engine,
-                args.community_id_seed,
-                alert_out.clone(),
-                r.counts.clone(),
-            )
-            .with_metrics(r.alert_metrics.clone()),
+        let mut hook = RuleHook::new(
+            engine,
+            args.community_id_seed,
+            alert_out.clone(),
+            r.counts.clone(),
         )
+        .with_metrics(r.alert_metrics.clone());
+        if let Some(slot) = &r.slot {
+            hook = hook.with_reload(slot.clone());
+        }
+        Some(hook)
     };
 
     // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
+    let reloader = match rules.reload.take() {
+        Some((slot, reload)) => Some(
+            std::thread::Builder::new()
+                .name("bw-reload".into())
+                .spawn({
+                    let stop = stop.clone();
+                    move || reload_on_sighup(&slot, &reload, &stop)
+                })
+                .context("cannot start the reload thread")?,
+        ),
+        None => None,
+    };
     // The Docker daemon names the containers, unless told not to ask it.
     let docker = if args.no_docker {
         None
@@ -191,10 +251,6 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     };
 
     let names = Arc::new(crate::capture::IfaceNames::default());
-    let iface_ids: Vec<u16> = captures
-        .iter()
-        .map(|c| names.register(Some(c.iface.clone())))
-        .collect();
     let table = TableConfig {
         max_flows: (args.max_flows / threads).max(1),
         timeouts,
@@ -203,14 +259,14 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         // A bridge capture sees each packet once; with several interfaces a flow that
         // crosses two of them is still one flow (as replay counts a pcapng's).
         key_iface: false,
-        iface_names: Some(names),
+        iface_names: Some(names.clone()),
         start_community_id: rules.reads_community_id,
     };
     let decode = DecodeConfig {
         vlan_in_key: true,
         passive_dns: rules.passive_dns.clone(),
     };
-    let mut decoders = crate::decode::decoders(decode, threads + captures.len());
+    let mut decoders = crate::decode::decoders(decode, threads + 1);
 
     let mut senders = Vec::new();
     let mut worker_handles = Vec::new();
@@ -242,52 +298,47 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         max_flows: 1,
         ..table.clone()
     };
-    let mut capture_handles = Vec::new();
-    let mut counters = Vec::new();
-    for (cap, &iface_id) in captures.into_iter().zip(&iface_ids) {
-        let c = Arc::new(IfaceCounters::default());
-        counters.push((cap.iface.clone(), c.clone()));
-        let Some(d) = decoders.pop() else {
-            bail!("internal: too few decoders");
-        };
-        let mut router = Worker::new(0, threads, d, route_table.clone(), None, None, None);
-        if let Some(m) = &live {
-            router.set_metrics(m.slot());
-            m.add_interface(&cap.iface, c.clone());
-        }
-        let (txs, stop) = (senders.clone(), stop.clone());
-        if !args.quiet {
-            eprintln!(
-                "bridgewatch: capturing on {} ({:?}, snaplen {}, kernel buffer {} bytes{})",
-                cap.iface,
-                cap.link,
-                settings.snaplen,
-                settings.buffer_size,
-                if settings.promisc {
-                    ", promiscuous"
-                } else {
-                    ""
-                }
-            );
-        }
-        capture_handles.push(
-            std::thread::Builder::new()
-                .name(format!("bw-cap-{}", cap.iface))
-                .spawn(move || live::run_capture(cap, iface_id, router, txs, c, stop))
-                .context("cannot start a capture thread")?,
-        );
+    let Some(template) = decoders.pop() else {
+        bail!("internal: too few decoders");
+    };
+    let mut set = Captures::new(
+        settings.clone(),
+        senders,
+        names.clone(),
+        route_table,
+        template,
+        threads,
+        stop.clone(),
+        args.quiet,
+    );
+    set.metrics = live.clone();
+    for cap in captures {
+        set.start(cap).context("cannot start a capture thread")?;
     }
-    drop(senders);
     // The workers hold their own clones.
     drop(alert_out);
     drop(flows_out);
+    let set = Arc::new(std::sync::Mutex::new(set));
+    // Interfaces watch chose itself are followed: new Docker bridges are captured.
+    let follower = if following {
+        let (set, stop, quiet) = (set.clone(), stop.clone(), args.quiet);
+        Some(
+            std::thread::Builder::new()
+                .name("bw-follow".into())
+                .spawn(move || follow::run(set, stop, quiet))
+                .context("cannot start the bridge follower")?,
+        )
+    } else {
+        None
+    };
     if !args.quiet {
         eprintln!(
-            "bridgewatch: watching with {threads} flow workers; SIGINT or SIGTERM stops, flushes and prints the summary"
+            "bridgewatch: watching with {threads} flow workers{}; SIGINT or SIGTERM stops, flushes and prints the summary",
+            if following { ", following Docker bridges as they come and go" } else { "" }
         );
     }
 
-    while !stop.load(Ordering::Relaxed) && capture_handles.iter().any(|h| !h.is_finished()) {
+    while !stop.load(Ordering::Relaxed) && (following || lock(&set).any_running()) {
         if let Some(m) = &live {
             if docker
                 .as_ref()
@@ -305,13 +356,18 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     if let Some((h, _)) = docker {
         let _ = h.join();
     }
-    let mut stats = RunStats::default();
-    for h in capture_handles {
-        match h.join() {
-            Ok(router) => stats.merge(&router.stats),
-            Err(_) => eprintln!("bridgewatch: error: a capture thread failed"),
-        }
+    if let Some(h) = reloader {
+        let _ = h.join();
     }
+    if let Some(h) = follower {
+        let _ = h.join();
+    }
+    let mut stats = lock(&set).finish();
+    let counters: Vec<(String, Arc<IfaceCounters>, bool)> = lock(&set)
+        .list
+        .iter()
+        .map(|c| (c.iface.clone(), c.counters.clone(), c.removed))
+        .collect();
     let mut interim = 0;
     for h in worker_handles {
         match h.join() {
@@ -334,8 +390,8 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let failed = outputs.finish_reporting(config.flush_timeout, &mut stats);
     stats.dns = rules.passive_dns.map(|d| d.stats());
     let mut capture_errors = 0;
-    for (_, c) in &counters {
-        if let Some(e) = c.error() {
+    for (_, c, removed) in &counters {
+        if let Some(e) = c.error().filter(|_| !removed) {
             eprintln!("bridgewatch: error: {e}");
             capture_errors += 1;
         }
@@ -368,8 +424,33 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     })
 }
 
+/// The container a sidecar runs beside, from the flags: its addresses are the
+/// captured interfaces'.
+fn sidecar_container(args: &WatchArgs, own: &[std::net::IpAddr]) -> Result<Container> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "sidecar".into());
+    let id = args.container_id.clone().unwrap_or_else(|| host.clone());
+    let name = args.container_name.clone().unwrap_or(host);
+    let mut c = Container::new(&id, &name, args.container_image.as_deref().unwrap_or(""));
+    for l in &args.container_labels {
+        let Some((k, v)) = l.split_once('=') else {
+            bail!("--container-label {l:?}: expected KEY=VALUE");
+        };
+        c = c.label(k, v);
+    }
+    c.ips = own.to_vec();
+    if c.ips.is_empty() {
+        bail!(
+            "--sidecar: the captured interfaces ({}) have no addresses to name the local container by",
+            args.interfaces.join(", ")
+        );
+    }
+    Ok(c)
+}
+
 /// No `-i`: the Docker bridges that are up, and a log line saying what was chosen.
-fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
+fn discover_bridges(quiet: bool, follow: bool) -> Result<Vec<String>> {
     let sys = Path::new("/sys/class/net");
     let found = discover::docker_bridges(sys)
         .with_context(|| format!("no -i given and {} cannot be read", sys.display()))?;
@@ -395,7 +476,11 @@ fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
         }
         chosen.push(b.name.clone());
     }
-    if chosen.is_empty() {
+    if chosen.is_empty() && follow {
+        if !quiet {
+            eprintln!("bridgewatch: no Docker bridge is up yet: waiting for one");
+        }
+    } else if chosen.is_empty() {
         bail!(
             "no -i given and no Docker bridge (docker0, br-*) is up in {}: name the interfaces with -i",
             sys.display()
@@ -404,11 +489,18 @@ fn discover_bridges(quiet: bool) -> Result<Vec<String>> {
     Ok(chosen)
 }
 
+fn lock(s: &std::sync::Mutex<Captures>) -> std::sync::MutexGuard<'_, Captures> {
+    match s.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 /// The per-interface lines of the summary.
-fn capture_summary(counters: &[(String, Arc<IfaceCounters>)], interim: u64) -> String {
+fn capture_summary(counters: &[(String, Arc<IfaceCounters>, bool)], interim: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "  interim records (active timeout): {interim}");
-    for (name, c) in counters {
+    for (name, c, removed) in counters {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(
             s,
@@ -417,7 +509,11 @@ fn capture_summary(counters: &[(String, Arc<IfaceCounters>)], interim: u64) -> S
             get(&c.received),
             get(&c.kernel_dropped),
             get(&c.if_dropped),
-            c.error().map(|e| format!(" — ended early: {e}")).unwrap_or_default()
+            if *removed {
+                " — the interface was removed".to_string()
+            } else {
+                c.error().map(|e| format!(" — ended early: {e}")).unwrap_or_default()
+            }
         );
     }
     s
@@ -473,11 +569,59 @@ fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> 
 /// none with `--no-rules`.
 struct Rules {
     engine: Option<Engine>,
+    /// The engine slot every hook follows ...
+    slot: Option<Arc<EngineSlot>>,
+    /// ... and, until the reload thread takes it, how to rebuild it on SIGHUP.
+    reload: Option<(Arc<EngineSlot>, Reloader)>,
     counts: AlertCounts,
-    /// Per-rule counters for `/metrics`, when `--listen` is on.
+    /// Per-rule counters for `/metrics`, when `--listen` is on (built from the set
+    /// loaded at start: rules a SIGHUP adds are counted under an empty rule label).
     alert_metrics: Option<Arc<AlertCounters>>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
+}
+
+/// Until `stop`: on every SIGHUP, load the rule files again and put the new engine
+/// in force for each worker's next flow.  Flow tables are untouched (no flow is lost
+/// or restarted); fan-out windows start afresh with the new engine.  A set that does
+/// not load keeps the old one, and says why.
+fn reload_on_sighup(slot: &EngineSlot, reload: &Reloader, stop: &std::sync::atomic::AtomicBool) {
+    let mut seen = crate::signals::reload_generation();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = crate::signals::reload_generation();
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match reload() {
+            Ok(engine) => {
+                let n = engine.rule_count();
+                slot.replace(engine);
+                eprintln!("bridgewatch: SIGHUP: rules reloaded, {n} rules in force; flows in progress keep their state");
+            }
+            Err(e) => eprintln!(
+                "bridgewatch: error: SIGHUP: the new rules do not load, the previous set stays in force:\n{e}"
+            ),
+        }
+    }
+}
+
+/// Loads the rules as they are now, for a SIGHUP reload.
+type Reloader = Box<dyn Fn() -> Result<Engine, crate::rules::LoadErrors> + Send>;
+
+/// The shipped policies, the given files, or both, as the flags say.
+fn load_rule_set(
+    paths: &[std::path::PathBuf],
+    with_defaults: bool,
+) -> Result<RuleSet, crate::rules::LoadErrors> {
+    if paths.is_empty() {
+        RuleSet::load_default()
+    } else if with_defaults {
+        RuleSet::load_with_defaults(paths)
+    } else {
+        RuleSet::load(paths)
+    }
 }
 
 fn rules_setup(
@@ -492,6 +636,8 @@ fn rules_setup(
         }
         return Ok(Rules {
             engine: None,
+            slot: None,
+            reload: None,
             counts: AlertCounts::default(),
             alert_metrics: None,
             reads_community_id: false,
@@ -502,14 +648,8 @@ fn rules_setup(
         .min_priority
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--min-priority: {e}"))?;
-    let set = if args.rules.is_empty() {
-        RuleSet::load_default()
-    } else if args.default_rules {
-        RuleSet::load_with_defaults(&args.rules)
-    } else {
-        RuleSet::load(&args.rules)
-    }
-    .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
+    let set = load_rule_set(&args.rules, args.default_rules)
+        .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
     if !args.quiet && !args.rules.is_empty() {
         for w in &set.warnings {
             eprintln!("bridgewatch: {w}");
@@ -527,17 +667,36 @@ fn rules_setup(
         m.set_ready(Ready::RulesLoaded);
         a
     });
-    let engine = Engine::with_shared(
-        Arc::new(set),
-        inventory.clone(),
-        EngineOptions {
-            min_priority,
-            hostname: hostname.to_string(),
-        },
-        names,
-    );
+    let build = {
+        let (inventory, hostname) = (inventory.clone(), hostname.to_string());
+        move |set: RuleSet| {
+            Engine::with_shared(
+                Arc::new(set),
+                inventory.clone(),
+                EngineOptions {
+                    min_priority,
+                    hostname: hostname.clone(),
+                },
+                names.clone(),
+            )
+        }
+    };
+    let engine = build(set);
+    let slot = Arc::new(EngineSlot::new(engine.clone()));
+    let passive_dns_off = passive_dns.is_none();
+    // SIGHUP: the same files again; a file that no longer loads leaves the old set.
+    let (paths, with_defaults) = (args.rules.clone(), args.default_rules);
+    let reload: Reloader = Box::new(move || {
+        let set = load_rule_set(&paths, with_defaults)?;
+        if set.uses_dns_names() && passive_dns_off {
+            tracing::warn!("reloaded rules read DNS names; names stay empty until restart");
+        }
+        Ok(build(set))
+    });
     Ok(Rules {
         engine: Some(engine),
+        slot: Some(slot.clone()),
+        reload: Some((slot, reload)),
         counts: AlertCounts::default(),
         alert_metrics,
         reads_community_id,
