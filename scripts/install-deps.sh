@@ -13,6 +13,7 @@ packages=(
   util-linux    # setpriv: tests/watch_netns.rs runs watch without CAP_NET_RAW
   rsyslog       # tests: a real syslog receiver for the syslog output
   busybox-static # tests: a tiny container image made with docker import (no registry)
+  rsyslog-gnutls # tests: rsyslog's TLS driver, for syslog over TLS
 )
 
 # Python: the offline Kubernetes schema check of docker/kubernetes (tests/deploy_files.rs).

@@ -130,6 +130,13 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
+    /// Deduplicate alerts: at most one per rule and key (the flow's two ends, each
+    /// its container or else its address) in each window of this many seconds of
+    /// packet time; the next alert of the key carries the number held back
+    /// (`suppressed`), and the summary counts them by rule. 0 turns it off.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub dedup_window: u64,
+
     /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
     /// override earlier items). Default: the shipped policies built into the binary.
     #[arg(long = "rules", value_name = "PATH")]
@@ -238,13 +245,31 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH|-")]
     pub alerts: Option<String>,
 
-    /// Also send every alert to a syslog receiver: udp://HOST:PORT or tcp://HOST:PORT
-    /// (RFC 5424; TCP with RFC 6587 octet counting), optionally ?protocol=rfc3164 and
+    /// Also send every alert to a syslog receiver: udp://HOST:PORT, tcp://HOST:PORT or
+    /// tls://HOST:PORT (RFC 5424; TCP and TLS with RFC 6587 octet counting), optionally ?protocol=rfc3164 and
     /// &facility=N (default 16, local0). The message is the alert in --alerts-format
     /// (cef is what most SIEMs expect over syslog). Alerts that cannot be delivered
     /// are counted in the summary and make the exit status 1.
     #[arg(long, value_name = "URL")]
     pub syslog: Option<String>,
+
+    /// For --syslog tls://: PEM file of the CA certificates the receiver's
+    /// certificate must chain to (default: the Mozilla roots).
+    #[arg(long, value_name = "FILE")]
+    pub syslog_ca: Option<PathBuf>,
+
+    /// For --syslog tls://: PEM client certificate (chain), for receivers that ask for one.
+    #[arg(long, value_name = "FILE", requires = "syslog_key")]
+    pub syslog_cert: Option<PathBuf>,
+
+    /// For --syslog tls://: PEM private key of --syslog-cert.
+    #[arg(long, value_name = "FILE", requires = "syslog_cert")]
+    pub syslog_key: Option<PathBuf>,
+
+    /// For --syslog tls://: the name the receiver's certificate must carry
+    /// (default: the URL's host).
+    #[arg(long, value_name = "NAME")]
+    pub syslog_server_name: Option<String>,
 
     /// Also POST every alert, in batches, to this HTTP(S) endpoint (see --http-kind).
     /// Retries 408/429/5xx and unreachable endpoints with backoff; counts other refusals.

@@ -8,6 +8,7 @@ use bridgewatch::flow::timeouts::Timeouts;
 use bridgewatch::metrics::{self, AlertCounters, Metrics, Ready};
 use bridgewatch::passive_dns::PassiveDns;
 use bridgewatch::pipeline::alerts::{AlertCounts, RuleHook};
+use bridgewatch::pipeline::dedup::Dedup;
 use bridgewatch::pipeline::fanout::Outputs;
 use bridgewatch::pipeline::worker::BpfFilter;
 use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
@@ -130,6 +131,8 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         }
     }
     let stop = signals::install().context("cannot install signal handlers")?;
+    // One deduplication table for every worker (its windows are packet time).
+    let dedup = Dedup::new(args.dedup_window);
     let (hook, alert_counts, rules_read_community_id, passive_dns) = match rules {
         Some(r) => {
             let counts: AlertCounts = Arc::default();
@@ -138,10 +141,12 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
             let seed = args.community_id_seed;
             let engine = r.engine;
             let alert_metrics = r.alert_metrics;
+            let dd = dedup.clone();
             let factory: HookFactory = Arc::new(move |_worker| {
                 Box::new(
                     RuleHook::new(&engine, seed, fanout.clone(), c.clone())
-                        .with_metrics(alert_metrics.clone()),
+                        .with_metrics(alert_metrics.clone())
+                        .with_dedup(dd.clone()),
                 )
             });
             (
@@ -200,6 +205,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         stats.rules_ran = true;
     }
     stats.dns = passive_dns.map(|d| d.stats());
+    stats.dedup = dedup.map(|d| d.stats());
     // The workers (and their queue handles) are gone with the replay: drain what is
     // queued, every remote output against one deadline.
     if outputs.finish_reporting(config.flush_timeout, &mut stats) {

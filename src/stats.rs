@@ -5,6 +5,7 @@
 use crate::capture::ReaderStats;
 use crate::flow::table::TableStats;
 use crate::passive_dns::DnsStats;
+use crate::pipeline::dedup::DedupStats;
 use crate::sinks::delivery::SenderStats;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -40,6 +41,8 @@ pub struct RunStats {
     pub dns: Option<DnsStats>,
     /// Remote outputs by name (set after the run).
     pub outputs: Vec<(String, SenderStats)>,
+    /// What `--dedup-window` held back, when on (set after the run).
+    pub dedup: Option<DedupStats>,
 }
 
 impl RunStats {
@@ -140,6 +143,35 @@ impl RunStats {
                     .map(|(k, v)| format!("{k}: {}", group(*v)))
                     .collect();
                 let _ = write!(s, " ({})", list.join("; "));
+            }
+            s.push('\n');
+        }
+        if let Some(d) = &self.dedup {
+            let total = d.total();
+            let _ = write!(
+                s,
+                "  alerts suppressed (--dedup-window {} s): {}",
+                d.window_secs,
+                group(total)
+            );
+            if total > 0 {
+                let list: Vec<String> = d
+                    .suppressed
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", group(*v)))
+                    .collect();
+                let _ = write!(
+                    s,
+                    " ({}); the next alert of each key carries its count",
+                    list.join("; ")
+                );
+            }
+            if d.untracked > 0 {
+                let _ = write!(
+                    s,
+                    "; {} sent undeduplicated (key table full)",
+                    group(d.untracked)
+                );
             }
             s.push('\n');
         }
@@ -263,6 +295,12 @@ impl RunStats {
                 "peak": t.peak_flows,
             },
             "alerts": self.alerts,
+            "dedup": self.dedup.as_ref().map(|d| serde_json::json!({
+                "window_secs": d.window_secs,
+                "suppressed": d.suppressed,
+                "suppressed_total": d.total(),
+                "untracked": d.untracked,
+            })),
             "passive_dns": self.dns.map(|d| serde_json::json!({
                 "responses": d.responses,
                 "unparsed": d.unparsed,

@@ -296,7 +296,7 @@ fn sigterm_flushes_flows_and_alerts_spools_the_undelivered_and_exits_0() {
     mkfifo(&fifo);
     let stats = dir.path().join("stats.json");
     let mut child = Command::new(bin())
-        .args(["replay", "--threads", "2", "--rules"])
+        .args(["replay", "--threads", "2", "--dedup-window", "0", "--rules"])
         .arg(&rules)
         .arg("--config")
         .arg(&cfg)

@@ -161,7 +161,7 @@ fn server_names_match_tshark_dns_answers() {
         files_with_dns += 1;
         let flows_path = dir.path().join("flows.jsonl");
         let out = Command::new(bin())
-            .args(["replay", "--quiet", "--rules"])
+            .args(["replay", "--quiet", "--dedup-window", "0", "--rules"])
             .arg(&rules)
             .arg("--flows")
             .arg(&flows_path)

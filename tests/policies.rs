@@ -109,10 +109,10 @@ fn dir() -> PathBuf {
     repo_path("pcaps/policies")
 }
 
-/// Alerts raised by one replay, counted by rule name.
+/// Alerts raised by one replay, counted by rule name (every one: no deduplication).
 fn alerts(pcap: &PathBuf, threads: Option<&str>) -> BTreeMap<String, usize> {
     let mut cmd = Command::new(bin());
-    cmd.args(["replay", "--quiet", "--containers"])
+    cmd.args(["replay", "--quiet", "--dedup-window", "0", "--containers"])
         .arg(dir().join("containers.json"));
     if let Some(n) = threads {
         cmd.args(["--threads", n]);

@@ -91,8 +91,9 @@ fn rules_check_reports_file_line_column() {
 fn demo_capture_raises_exactly_the_expected_alerts() {
     let pcap = repo_path("pcaps/demo-container-host.pcap");
     let inv = repo_path("pcaps/demo-containers.json");
+    // Every alert the rules raise (deduplication is tests/dedup.rs's).
     let out = Command::new(bin())
-        .args(["replay", "--quiet", "--containers"])
+        .args(["replay", "--quiet", "--dedup-window", "0", "--containers"])
         .arg(&inv)
         .arg(&pcap)
         .output()

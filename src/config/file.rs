@@ -75,8 +75,13 @@ pub struct RawFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSyslog {
-    /// As `--syslog`: `udp://HOST:PORT` or `tcp://HOST:PORT`, `?protocol=...&facility=N`.
+    /// As `--syslog`: `udp://`, `tcp://` or `tls://HOST:PORT`, `?protocol=...&facility=N`.
     pub url: String,
+    /// For `tls://`: as `--syslog-ca`, `--syslog-cert`, `--syslog-key`, `--syslog-server-name`.
+    pub ca: Option<std::path::PathBuf>,
+    pub cert: Option<std::path::PathBuf>,
+    pub key: Option<std::path::PathBuf>,
+    pub server_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

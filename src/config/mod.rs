@@ -18,7 +18,22 @@ use crate::sinks::delivery::DeliveryOptions;
 use crate::sinks::file_out::FileSpec;
 use crate::sinks::format::Format;
 use crate::sinks::http_out::{parse_header, HttpKind, HttpSettings};
-use crate::sinks::syslog_out::SyslogTarget;
+use crate::sinks::syslog_out::{SyslogTarget, SyslogTransportKind};
+use crate::sinks::tls::TlsSettings;
+
+/// TLS settings go with a `tls://` URL only, and a `tls://` target's files must load
+/// now, before anything runs.
+fn check_tls(t: &SyslogTarget) -> Result<(), String> {
+    if t.transport != SyslogTransportKind::Tls {
+        if t.tls != TlsSettings::default() {
+            return Err("CA, certificate, key and server name need a tls:// URL".into());
+        }
+        return Ok(());
+    }
+    t.tls
+        .client(crate::sinks::tls::host_of(&t.addr))
+        .map(|_| ())
+}
 use file::{RawConfig, RawDelivery, RawOutput};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -169,11 +184,18 @@ fn output(i: usize, o: RawOutput, hostname: &str) -> Result<OutputSpec, String> 
                 "{at}.delivery.timeout: only http outputs take a timeout"
             ));
         }
-        SinkSpec::Syslog(
-            s.url
-                .parse()
-                .map_err(|e: String| format!("{at}.syslog.url: {e}"))?,
-        )
+        let mut t: SyslogTarget = s
+            .url
+            .parse()
+            .map_err(|e: String| format!("{at}.syslog.url: {e}"))?;
+        t.tls = TlsSettings {
+            ca: s.ca,
+            cert: s.cert,
+            key: s.key,
+            server_name: s.server_name,
+        };
+        check_tls(&t).map_err(|e| format!("{at}.syslog: {e}"))?;
+        SinkSpec::Syslog(t)
     } else if let Some(h) = o.http {
         let kind: HttpKind = match &h.kind {
             Some(k) => k
@@ -323,9 +345,16 @@ fn from_flags(
         spool: None,
     };
     if let Some(url) = &args.syslog {
-        let target: SyslogTarget = url
+        let mut target: SyslogTarget = url
             .parse()
             .map_err(|e: String| format!("--syslog {url}: {e}"))?;
+        target.tls = TlsSettings {
+            ca: args.syslog_ca.clone(),
+            cert: args.syslog_cert.clone(),
+            key: args.syslog_key.clone(),
+            server_name: args.syslog_server_name.clone(),
+        };
+        check_tls(&target).map_err(|e| format!("--syslog {url}: {e}"))?;
         let mut o = flag_output(
             format!("syslog {}", target.addr),
             SinkSpec::Syslog(target),

@@ -1,7 +1,9 @@
 //! The rule engine as a pipeline hook: each worker evaluates rules when its flows
-//! start and end, hands alerts to the outputs that take them ([`Fanout`]),
-//! and counts them by rule for the summary.
+//! start and end, counts the alerts by rule for the summary, passes them through
+//! deduplication ([`super::dedup`], when on) and hands those it keeps to the
+//! outputs that take them ([`Fanout`]).
 
+use super::dedup::Dedup;
 use super::fanout::Fanout;
 use super::FlowHook;
 use crate::flow::community_id::community_id_v1;
@@ -28,6 +30,7 @@ pub struct RuleHook {
     /// Where a reloaded engine appears (SIGHUP in live mode), and the version of
     /// the one `eval` came from.
     slot: Option<(Arc<EngineSlot>, u64)>,
+    dedup: Option<Arc<Dedup>>,
 }
 
 impl RuleHook {
@@ -46,6 +49,7 @@ impl RuleHook {
             totals,
             live: None,
             slot: None,
+            dedup: None,
         }
     }
 
@@ -75,6 +79,12 @@ impl RuleHook {
         self
     }
 
+    /// Deduplicates alerts through `dedup` (shared by every worker's hook).
+    pub fn with_dedup(mut self, dedup: Option<Arc<Dedup>>) -> RuleHook {
+        self.dedup = dedup;
+        self
+    }
+
     fn drain(&mut self) {
         for mut a in self.alerts.drain(..) {
             if a.flow.community_id.is_empty() {
@@ -83,6 +93,11 @@ impl RuleHook {
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
             if let Some(live) = &self.live {
                 live.count(&a.rule);
+            }
+            if let Some(d) = &self.dedup {
+                if !d.admit(&mut a) {
+                    continue;
+                }
             }
             if let Some(out) = self.out.as_mut() {
                 out.alert(&a);

@@ -107,7 +107,15 @@ impl Outputs {
             }
             SinkSpec::Syslog(t) => {
                 let counters = Arc::new(Counters::default());
-                let t = SyslogOut::new(t.clone(), hostname, counters.clone());
+                let mut out = SyslogOut::new(t.clone(), hostname, counters.clone());
+                if t.transport == crate::sinks::syslog_out::SyslogTransportKind::Tls {
+                    let c = t
+                        .tls
+                        .client(crate::sinks::tls::host_of(&t.addr))
+                        .map_err(|e| format!("{}: {e}", o.name))?;
+                    out = out.with_tls(c);
+                }
+                let t = out;
                 (Box::new(t), counters)
             }
             SinkSpec::Http(h) => (Box::new(HttpOut::new(h.clone())), Arc::default()),

@@ -9,6 +9,7 @@
 //! and the set of records does not depend on N.  Nothing on this path takes a lock.
 
 pub mod alerts;
+pub mod dedup;
 pub mod fanout;
 pub mod input;
 pub mod output;

@@ -153,6 +153,11 @@ pub struct Alert {
     /// (ECS `container.*`, OCSF, CEF).  The native JSON leaves them to `output_fields`.
     pub container: Option<AlertContainer>,
     pub peer: Option<AlertContainer>,
+    /// The viewing end is the flow's originator (connect and client-end views).
+    pub local_is_client: bool,
+    /// Alerts of the same rule and key that deduplication held back since the last
+    /// one sent (`--dedup-window`); 0 when none (and then no format writes it).
+    pub suppressed: u64,
     pub flow: FlowRecord,
 }
 
@@ -203,6 +208,9 @@ impl Serialize for Alert {
         m.serialize_entry("source", "bridgewatch")?;
         m.serialize_entry("evt_type", self.evt_type)?;
         m.serialize_entry("community_id", &self.flow.community_id)?;
+        if self.suppressed > 0 {
+            m.serialize_entry("suppressed", &self.suppressed)?;
+        }
         m.serialize_entry("flow", &self.flow)?;
         m.end()
     }

@@ -798,6 +798,8 @@ fn make_alert(inner: &Inner, rule: &super::CompiledRule, ctx: &Ctx, count: Optio
         direction: DIRECTIONS.get(ctx.dir).copied().unwrap_or("external"),
         container: ctx.cont[view_side(ctx.view)].map(AlertContainer::from),
         peer: ctx.cont[1 - view_side(ctx.view)].map(AlertContainer::from),
+        local_is_client: ctx.view.local_is_client(),
+        suppressed: 0,
         flow: ctx.rec.clone(),
     }
 }

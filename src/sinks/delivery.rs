@@ -294,6 +294,10 @@ fn jitter(d: Duration) -> Duration {
 
 /// Where the thread's messages wait: memory, or the spool.
 trait Backlog {
+    /// Whether it takes more from the queue now.  Memory holds one batch beside the
+    /// queue (so the queue is what bounds memory, and a full one drops, counted);
+    /// the spool takes everything (its own size bound counts what it refuses).
+    fn room(&self, batch: usize) -> bool;
     fn take(&mut self, m: Message, c: &Counters);
     fn len(&self) -> u64;
     /// Up to `n` oldest messages, not yet removed.
@@ -307,6 +311,9 @@ trait Backlog {
 }
 
 impl Backlog for VecDeque<Message> {
+    fn room(&self, batch: usize) -> bool {
+        VecDeque::len(self) < batch
+    }
     fn take(&mut self, m: Message, _: &Counters) {
         self.push_back(m);
     }
@@ -322,6 +329,9 @@ impl Backlog for VecDeque<Message> {
 }
 
 impl Backlog for Spool {
+    fn room(&self, _: usize) -> bool {
+        true
+    }
     fn take(&mut self, m: Message, c: &Counters) {
         match self.push(&m) {
             Ok(true) => {}
@@ -380,6 +390,10 @@ impl State {
         match spool {
             Some(mut s) => {
                 self.pump(&mut s);
+                // Queued after the deadline: into the spool for the next run.
+                while let Ok(m) = self.rx.try_recv() {
+                    s.take(m, &self.counters);
+                }
                 self.counters.spooled.store(s.pending(), Ordering::Relaxed);
                 self.counters.depth.store(s.pending(), Ordering::Relaxed);
                 self.counters
@@ -407,11 +421,23 @@ impl State {
             } else {
                 Duration::from_millis(50)
             };
-            if let Ok(m) = self.rx.recv_timeout(wait) {
-                backlog.take(m, &self.counters);
-            }
-            while let Ok(m) = self.rx.try_recv() {
-                backlog.take(m, &self.counters);
+            if backlog.room(max) {
+                if let Ok(m) = self.rx.recv_timeout(wait) {
+                    backlog.take(m, &self.counters);
+                }
+                while backlog.room(max) {
+                    match self.rx.try_recv() {
+                        Ok(m) => backlog.take(m, &self.counters),
+                        Err(_) => break,
+                    }
+                }
+            } else if !ready {
+                // A full batch waits out its backoff; the queue fills meanwhile.
+                std::thread::sleep(
+                    self.next_try
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                );
             }
             // Batching outputs wait a moment for a batch to fill rather than send a
             // request per alert as the alerts trickle in.
@@ -421,7 +447,7 @@ impl State {
                 && !self.stop.load(Ordering::Relaxed)
             {
                 let until = Instant::now() + LINGER;
-                while backlog.len() < max as u64 {
+                while backlog.len() < max as u64 && backlog.room(max) {
                     let now = Instant::now();
                     if now >= until {
                         break;
@@ -470,8 +496,7 @@ impl State {
                 .spool_bytes
                 .store(backlog.bytes(), Ordering::Relaxed);
             if self.stop.load(Ordering::Relaxed)
-                && self.rx.is_empty()
-                && (backlog.len() == 0 || self.past_deadline())
+                && ((self.rx.is_empty() && backlog.len() == 0) || self.past_deadline())
             {
                 break;
             }
@@ -540,6 +565,30 @@ mod tests {
             (st.sent, st.rejected, st.send_errors, st.lost()),
             (3, 1, 3, 1)
         );
+    }
+
+    /// Found by benches/alerts.sh: the thread used to move the whole queue into an
+    /// unbounded list while the receiver was down, so memory grew without bound and
+    /// nothing was ever counted as `queue_full`.
+    #[test]
+    fn a_dead_receiver_holds_at_most_the_queue_in_memory_and_counts_the_rest() {
+        let t = Flaky {
+            fail: usize::MAX,
+            got: Arc::default(),
+            batch: 8,
+        };
+        let mut d = Delivery::start("dead".into(), Box::new(t), Arc::default(), None).unwrap();
+        let h = d.handle().unwrap();
+        let total = 2 * QUEUE_LEN as u64 + 100;
+        for _ in 0..total {
+            h.send(msg("x"));
+        }
+        drop(h);
+        let st = d.finish(Duration::from_millis(200));
+        assert!(st.queue_full >= QUEUE_LEN as u64 - 8, "{st:?}");
+        assert!(st.undelivered_at_exit <= QUEUE_LEN as u64 + 8, "{st:?}");
+        assert_eq!(st.queue_full + st.undelivered_at_exit, total, "{st:?}");
+        assert_eq!(st.sent, 0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! already run.  [`format`]: the lines SIEMs parse (native JSON, ECS, OCSF, CEF);
 //! [`delivery`]: queue, spool ([`spool`]), batching and retry for every remote output;
 //! [`file_out`]: files with size rotation and SIGUSR1 reopen;
-//! transports: [`syslog_out`] (UDP/TCP, with [`syslog`] framing) and [`http_out`]
+//! transports: [`syslog_out`] (UDP/TCP/TLS, with [`syslog`] framing and [`tls`]) and [`http_out`]
 //! (generic JSON webhook, Splunk HEC, Elasticsearch `_bulk`).
 
 pub mod delivery;
@@ -12,3 +12,4 @@ pub mod http_out;
 pub mod spool;
 pub mod syslog;
 pub mod syslog_out;
+pub mod tls;

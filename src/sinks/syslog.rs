@@ -42,16 +42,41 @@ fn token(s: &str, max: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// The message body: a line break would end the message early on a receiver
-/// that splits on them, so any left in the body is escaped.
+/// The message body.  A line break would end the message early on a receiver that
+/// splits on them (or in the file it writes), so none is left raw: CR and LF become
+/// `\r` and `\n`; the other C0 controls (all but TAB), and the Unicode breaks NEL,
+/// LINE SEPARATOR and PARAGRAPH SEPARATOR, become `\uXXXX`.  In a JSON body these
+/// can only sit inside strings, where the escape means the same character, so the
+/// message still parses to the same values; the formats already escape all of them
+/// but the Unicode ones, so this is the last line of defence, not the first.
 fn body(msg: &[u8], out: &mut Vec<u8>) {
     let msg = msg.strip_suffix(b"\n").unwrap_or(msg);
-    for &b in msg {
+    let mut i = 0;
+    while let Some(&b) = msg.get(i) {
+        let next = |k: usize| msg.get(i + k).copied();
         match b {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.push(b),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            // U+0085 NEL is C2 85 in UTF-8.
+            0xc2 if next(1) == Some(0x85) => {
+                out.extend_from_slice(b"\\u0085");
+                i += 1;
+            }
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+            0xe2 if next(1) == Some(0x80) && matches!(next(2), Some(0xa8 | 0xa9)) => {
+                let c = if next(2) == Some(0xa8) {
+                    "2028"
+                } else {
+                    "2029"
+                };
+                out.extend_from_slice(format!("\\u{c}").as_bytes());
+                i += 2;
+            }
             b => out.push(b),
         }
+        i += 1;
     }
 }
 
@@ -134,6 +159,73 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "<130>Jun  1 12:00:00 node1 bridgewatch[42]: hello"
         );
+    }
+
+    /// Reads RFC 6587 octet-counted frames back, as a receiver does.
+    fn unframe(mut b: &[u8]) -> Vec<Vec<u8>> {
+        let mut frames = Vec::new();
+        while !b.is_empty() {
+            let sp = b.iter().position(|&c| c == b' ').unwrap();
+            let n: usize = std::str::from_utf8(&b[..sp]).unwrap().parse().unwrap();
+            frames.push(b[sp + 1..sp + 1 + n].to_vec());
+            b = &b[sp + 1 + n..];
+        }
+        frames
+    }
+
+    const HOSTILE: &str = "evil\n<13>1 2026-01-01T00:00:00Z forged forged 1 forged - FORGED\r\x0b\x0c\x00\u{85}\u{2028}\u{2029}] \"\\ [sd@1 a=\"b\"]";
+
+    #[test]
+    fn no_line_break_survives_in_a_message_and_json_still_parses_the_same() {
+        let json = serde_json::json!({"container.name": HOSTILE, "ok": "tab\there é"});
+        let line = format!("{json}\n");
+        for proto in [rfc5424, rfc3164] {
+            let mut out = Vec::new();
+            proto(&header("node1"), line.as_bytes(), &mut out);
+            let s = String::from_utf8(out).unwrap();
+            for c in [
+                '\n', '\r', '\x0b', '\x0c', '\0', '\u{85}', '\u{2028}', '\u{2029}',
+            ] {
+                assert!(!s.contains(c), "{c:?} in {s:?}");
+            }
+            // The body is the JSON text with the breaks escaped: the same values.
+            let body = s
+                .split_once(": ")
+                .map_or_else(|| s.split_once(" - ").unwrap().1, |(_, b)| b);
+            let back: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(back, json);
+        }
+        // A raw (non-JSON) body: the breaks are visible escapes.
+        let mut out = Vec::new();
+        rfc5424(
+            &header("h"),
+            "a\x0bb\u{2028}c\u{85}d\tе".as_bytes(),
+            &mut out,
+        );
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .ends_with(" - a\\u000bb\\u2028c\\u0085d\tе"));
+    }
+
+    #[test]
+    fn octet_counted_frames_of_hostile_messages_read_back_one_for_one() {
+        let mut stream = Vec::new();
+        let mut sent = Vec::new();
+        for (i, body) in [HOSTILE, "plain", "12 <13>1 fake frame inside", ""]
+            .iter()
+            .enumerate()
+        {
+            let mut msg = Vec::new();
+            rfc5424(&header("node1"), body.as_bytes(), &mut msg);
+            assert!(msg.starts_with(b"<130>1 "), "{i}");
+            octet_counted(&msg, &mut stream);
+            sent.push(msg);
+        }
+        assert_eq!(unframe(&stream), sent);
+        // Multi-byte characters: the count is in octets, not characters.
+        let mut framed = Vec::new();
+        octet_counted("é\u{2028}".as_bytes(), &mut framed);
+        assert!(framed.starts_with(b"5 "));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The syslog output: alerts to a syslog receiver over UDP or TCP, as RFC 5424 (or
-//! RFC 3164) messages; TCP frames them with RFC 6587 octet counting and sends a
-//! batch of frames per write.  Queueing, spooling and retry are [`super::delivery`]'s.
+//! The syslog output: alerts to a syslog receiver over UDP, TCP or TLS, as RFC 5424
+//! (or RFC 3164) messages; TCP and TLS (RFC 5425) frame them with RFC 6587 octet
+//! counting and send a batch of frames per write.  TLS settings are [`super::tls`]'s;
+//! queueing, spooling and retry are [`super::delivery`]'s.
 //!
 //! TCP syslog has no acknowledgements: a batch the kernel accepted just before the
 //! receiver died can be lost, and a batch whose write failed half way is sent again
@@ -8,6 +9,7 @@
 
 use super::delivery::{Counters, Kind, Message, SendError, Transport};
 use super::syslog::{octet_counted, rfc3164, rfc5424, Header, DEFAULT_FACILITY};
+use super::tls::{connect, host_of, TlsClient, TlsSettings, TlsStream};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::Ordering;
@@ -23,6 +25,8 @@ const TCP_BATCH: usize = 256;
 pub enum SyslogTransportKind {
     Udp,
     Tcp,
+    /// TCP with TLS (RFC 5425), octet-counted as over TCP.
+    Tls,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,20 +43,23 @@ pub struct SyslogTarget {
     /// `host:port` as given (resolved when the sender starts and at each reconnect).
     pub addr: String,
     pub facility: u8,
+    /// CA, client certificate and server name for `tls://` (ignored otherwise).
+    pub tls: crate::sinks::tls::TlsSettings,
 }
 
 impl std::str::FromStr for SyslogTarget {
     type Err = String;
-    /// `udp://HOST:PORT` or `tcp://HOST:PORT`, optionally `?protocol=rfc3164` and
+    /// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`, optionally `?protocol=rfc3164` and
     /// `&facility=N` (0-23, default 16 = local0).
     fn from_str(s: &str) -> Result<SyslogTarget, String> {
-        let usage = "use udp://HOST:PORT or tcp://HOST:PORT, optionally ?protocol=rfc5424|rfc3164&facility=0-23";
+        let usage = "use udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, optionally ?protocol=rfc5424|rfc3164&facility=0-23";
         let (scheme, rest) = s
             .split_once("://")
             .ok_or_else(|| format!("{s:?} has no scheme: {usage}"))?;
         let transport = match scheme.to_ascii_lowercase().as_str() {
             "udp" => SyslogTransportKind::Udp,
             "tcp" => SyslogTransportKind::Tcp,
+            "tls" => SyslogTransportKind::Tls,
             other => return Err(format!("unknown transport {other:?}: {usage}")),
         };
         let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -67,6 +74,7 @@ impl std::str::FromStr for SyslogTarget {
             protocol: Protocol::Rfc5424,
             addr: addr.to_string(),
             facility: DEFAULT_FACILITY,
+            tls: Default::default(),
         };
         for kv in query.split('&').filter(|kv| !kv.is_empty()) {
             match kv.split_once('=') {
@@ -92,10 +100,41 @@ pub struct SyslogOut {
     hostname: String,
     procid: u32,
     counters: Arc<Counters>,
-    tcp: Option<TcpStream>,
+    /// For `tls://`: set by [`SyslogOut::with_tls`], else built on first use with
+    /// the default settings (the Mozilla roots, the URL's host as the name).
+    tls: Option<TlsClient>,
+    tcp: Option<Stream>,
     udp: Option<(UdpSocket, SocketAddr)>,
     frame: Vec<u8>,
     msg: Vec<u8>,
+}
+
+/// An open stream connection.
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(b),
+            Stream::Tls(s) => s.write_all(b).and_then(|()| s.flush()),
+        }
+    }
+
+    fn close(&mut self) {
+        match self {
+            Stream::Tcp(s) => {
+                let _ = s.flush();
+            }
+            Stream::Tls(s) => {
+                // close_notify, so the receiver sees a clean end, not a truncation.
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            }
+        }
+    }
 }
 
 fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
@@ -111,11 +150,42 @@ impl SyslogOut {
             hostname: hostname.to_string(),
             procid: std::process::id(),
             counters,
+            tls: None,
             tcp: None,
             udp: None,
             frame: Vec::new(),
             msg: Vec::new(),
         }
+    }
+
+    /// Uses `client` for a `tls://` target.
+    pub fn with_tls(mut self, client: TlsClient) -> SyslogOut {
+        self.tls = Some(client);
+        self
+    }
+
+    fn open_stream(&mut self) -> std::io::Result<Stream> {
+        let to = resolve(&self.target.addr)?;
+        if self.target.transport == SyslogTransportKind::Tls {
+            let client = match &self.tls {
+                Some(c) => c.clone(),
+                None => {
+                    let c = TlsSettings::default()
+                        .client(host_of(&self.target.addr))
+                        .map_err(std::io::Error::other)?;
+                    self.tls = Some(c.clone());
+                    c
+                }
+            };
+            return Ok(Stream::Tls(Box::new(connect(
+                &client,
+                to,
+                Duration::from_secs(5),
+            )?)));
+        }
+        let s = TcpStream::connect_timeout(&to, Duration::from_secs(2))?;
+        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        Ok(Stream::Tcp(s))
     }
 
     fn message(&mut self, m: &Message) {
@@ -162,12 +232,9 @@ impl SyslogOut {
                 }
                 Ok(())
             }
-            SyslogTransportKind::Tcp => {
+            SyslogTransportKind::Tcp | SyslogTransportKind::Tls => {
                 if self.tcp.is_none() {
-                    let to = resolve(&self.target.addr)?;
-                    let s = TcpStream::connect_timeout(&to, Duration::from_secs(2))?;
-                    s.set_write_timeout(Some(Duration::from_secs(5)))?;
-                    self.tcp = Some(s);
+                    self.tcp = Some(self.open_stream()?);
                 }
                 self.frame.clear();
                 for m in batch {
@@ -192,7 +259,7 @@ impl Transport for SyslogOut {
         match self.target.transport {
             // One datagram each: a failure part way must not resend earlier ones.
             SyslogTransportKind::Udp => 1,
-            SyslogTransportKind::Tcp => TCP_BATCH,
+            SyslogTransportKind::Tcp | SyslogTransportKind::Tls => TCP_BATCH,
         }
     }
 
@@ -203,7 +270,7 @@ impl Transport for SyslogOut {
 
     fn close(&mut self) {
         if let Some(s) = &mut self.tcp {
-            let _ = s.flush();
+            s.close();
         }
     }
 }
@@ -223,6 +290,11 @@ mod tests {
         assert_eq!(t.protocol, Protocol::Rfc3164);
         assert_eq!(t.facility, 4);
         assert_eq!(t.addr, "127.0.0.1:6514");
+        let t: SyslogTarget = "TLS://syslog.example:6514".parse().unwrap();
+        assert_eq!(
+            (t.transport, t.addr.as_str()),
+            (SyslogTransportKind::Tls, "syslog.example:6514")
+        );
         let u: SyslogTarget = "udp://[::1]:514".parse().unwrap();
         assert_eq!(
             (u.transport, u.facility),

@@ -109,6 +109,10 @@ pub fn alert(a: &Alert, out: &mut Vec<u8>) {
     if let Some(p) = &a.peer {
         l.custom(6, "peerContainerName", &p.name);
     }
+    // CEF's baseEventCount: this event and those deduplication held back.
+    if a.suppressed > 0 {
+        l.ext("cnt", &(a.suppressed + 1).to_string());
+    }
     l.finish(out);
 }
 

@@ -132,10 +132,11 @@ pub fn alert(a: &Alert) -> Value {
             fields.insert(k.to_string(), v);
         }
     }
-    doc.insert(
-        "bridgewatch".into(),
-        json!({"output_fields": fields, "evt_type": a.evt_type,
-               "peer_container": a.peer.as_ref().map(|p| json!({"id": &p.id, "name": &p.name, "image": &p.image}))}),
-    );
+    let mut bw = json!({"output_fields": fields, "evt_type": a.evt_type,
+               "peer_container": a.peer.as_ref().map(|p| json!({"id": &p.id, "name": &p.name, "image": &p.image}))});
+    if let (true, Some(o)) = (a.suppressed > 0, bw.as_object_mut()) {
+        o.insert("suppressed".into(), json!(a.suppressed));
+    }
+    doc.insert("bridgewatch".into(), bw);
     Value::Object(doc)
 }

@@ -131,9 +131,7 @@ pub fn flow(r: &FlowRecord, hostname: &str) -> Value {
 pub fn alert(a: &Alert) -> Value {
     let r = &a.flow;
     let sev = severity_id(a.priority);
-    // The viewing container is on the client side for connect/end-client views.
-    let local_is_client = a.evt_type != "accept";
-    let (src_c, dst_c) = if local_is_client {
+    let (src_c, dst_c) = if a.local_is_client {
         (a.container.as_ref(), a.peer.as_ref())
     } else {
         (a.peer.as_ref(), a.container.as_ref())
@@ -148,7 +146,7 @@ pub fn alert(a: &Alert) -> Value {
         })
         .map(|t| json!({"technique": {"uid": t}}))
         .collect();
-    json!({
+    let mut doc = json!({
         "class_uid": 2004,
         "class_name": "Detection Finding",
         "category_uid": 2,
@@ -179,5 +177,11 @@ pub fn alert(a: &Alert) -> Value {
         }],
         "device": {"hostname": &*a.hostname, "type_id": 0},
         "unmapped": {"evt_type": a.evt_type, "traffic": traffic(r)},
-    })
+    });
+    // OCSF's `count`: the events this finding stands for (itself and those
+    // deduplication held back since the last one of its key).
+    if let (true, Some(o)) = (a.suppressed > 0, doc.as_object_mut()) {
+        o.insert("count".into(), json!(a.suppressed + 1));
+    }
+    doc
 }

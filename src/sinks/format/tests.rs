@@ -292,3 +292,27 @@ fn native_stays_the_falco_shape_and_formats_parse_by_name() {
         .unwrap_err()
         .contains("native, ecs, ocsf, cef"));
 }
+
+#[test]
+fn a_deduplicated_alert_carries_the_count_in_every_format() {
+    let mut a = alert();
+    for f in [Format::Native, Format::Ecs, Format::Ocsf] {
+        let mut line = Vec::new();
+        f.alert_line(&a, &mut line);
+        let v = json(&line);
+        assert!(v.get("suppressed").is_none() && v.get("count").is_none());
+        assert!(v["bridgewatch"].get("suppressed").is_none());
+    }
+    a.suppressed = 4;
+    let line = |f: Format| {
+        let mut l = Vec::new();
+        f.alert_line(&a, &mut l);
+        l
+    };
+    assert_eq!(json(&line(Format::Native))["suppressed"], 4);
+    assert_eq!(json(&line(Format::Ecs))["bridgewatch"]["suppressed"], 4);
+    // OCSF `count` and CEF `cnt` count the events: this one and the 4 held back.
+    assert_eq!(json(&line(Format::Ocsf))["count"], 5);
+    let cef = String::from_utf8(line(Format::Cef)).unwrap();
+    assert!(cef.contains(" cnt=5"), "{cef}");
+}
