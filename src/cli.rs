@@ -130,13 +130,6 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Deduplicate alerts: at most one per rule and key (the flow's two ends, each
-    /// its container or else its address) in each window of this many seconds of
-    /// packet time; the next alert of the key carries the number held back
-    /// (`suppressed`), and the summary counts them by rule. 0 turns it off.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    pub dedup_window: u64,
-
     /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
     /// override earlier items). Default: the shipped policies built into the binary.
     #[arg(long = "rules", value_name = "PATH")]
@@ -331,4 +324,11 @@ pub struct OutputArgs {
     /// CEF:0). Field mappings: README, "Output formats".
     #[arg(long, value_name = "FORMAT", default_value = "native")]
     pub alerts_format: String,
+
+    /// Deduplicate alerts: at most one per rule and key (the flow's two ends, each
+    /// its container or else its address) in each window of this many seconds of
+    /// packet time; the next alert of the key carries the number held back
+    /// (`suppressed`), and the summary counts them by rule. 0 turns it off.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub dedup_window: u64,
 }

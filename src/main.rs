@@ -132,7 +132,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     }
     let stop = signals::install().context("cannot install signal handlers")?;
     // One deduplication table for every worker (its windows are packet time).
-    let dedup = Dedup::new(args.dedup_window);
+    let dedup = Dedup::new(args.output.dedup_window);
     let (hook, alert_counts, rules_read_community_id, passive_dns) = match rules {
         Some(r) => {
             let counts: AlertCounts = Arc::default();

@@ -205,6 +205,8 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
     let alert_out = outputs.alerts();
     let flows_out = outputs.flows();
+    // One deduplication table for every worker.
+    let dedup = crate::pipeline::dedup::Dedup::new(args.output.dedup_window);
     let rule_hook = |r: &Rules| -> Option<RuleHook> {
         let engine = r.engine.as_ref()?;
         let mut hook = RuleHook::new(
@@ -213,7 +215,8 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             alert_out.clone(),
             r.counts.clone(),
         )
-        .with_metrics(r.alert_metrics.clone());
+        .with_metrics(r.alert_metrics.clone())
+        .with_dedup(dedup.clone());
         if let Some(slot) = &r.slot {
             hook = hook.with_reload(slot.clone());
         }
@@ -389,6 +392,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     // ones one flush_timeout between them; what they cannot deliver stays spooled.
     let failed = outputs.finish_reporting(config.flush_timeout, &mut stats);
     stats.dns = rules.passive_dns.map(|d| d.stats());
+    stats.dedup = dedup.as_ref().map(|d| d.stats());
     let mut capture_errors = 0;
     for (_, c, removed) in &counters {
         if let Some(e) = c.error().filter(|_| !removed) {
