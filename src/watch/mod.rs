@@ -171,7 +171,17 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     };
     let mut captures = Vec::new();
     for i in &args.interfaces {
-        captures.push(live::open(i, &settings)?);
+        match live::open(i, &settings) {
+            Ok(c) => captures.push(c),
+            // A bridge found in sysfs and removed before it could be opened (a
+            // network deleted meanwhile) is no failure when watch chose it itself.
+            Err(live::OpenError::NoDevice { iface, message }) if following => {
+                if !args.quiet {
+                    eprintln!("bridgewatch: {iface} went away before it could be captured ({message}); skipped");
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     if let Some(m) = &live {
         m.set_ready(Ready::InputsOpen);
