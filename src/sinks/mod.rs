@@ -10,6 +10,7 @@ pub mod file_out;
 pub mod format;
 pub mod http_out;
 pub mod spool;
+pub mod relp;
 pub mod syslog;
 pub mod syslog_out;
 pub mod tls;
