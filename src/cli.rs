@@ -126,6 +126,93 @@ pub struct ReplayArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    /// Output flags and --config, shared with `watch`.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
+    /// override earlier items). Default: the shipped policies built into the binary.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// Load the shipped policies first, then the --rules files (to extend or override them).
+    #[arg(long)]
+    pub default_rules: bool,
+
+    /// Evaluate no rules at all (flow records only).
+    #[arg(long, conflicts_with_all = ["rules", "default_rules"])]
+    pub no_rules: bool,
+
+    /// Only rules at or above this priority run: EMERGENCY ALERT CRITICAL ERROR WARNING
+    /// NOTICE INFORMATIONAL DEBUG.
+    #[arg(long, value_name = "LEVEL", default_value = "DEBUG")]
+    pub min_priority: String,
+
+    /// Container inventory (JSON, the format `bridgewatch inventory` writes) naming the
+    /// containers behind addresses in the capture.
+    #[arg(long, value_name = "FILE")]
+    pub containers: Option<PathBuf>,
+
+    /// Only packets matching this BPF filter expression (tcpdump syntax) are processed.
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// Seed of the Community ID hash (the spec's default is 0).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub community_id_seed: u16,
+
+    /// Worker threads (default: the number of CPUs, at most 8).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Most flows tracked at once over all threads; when full, the flow closest to its
+    /// timeout is written out early (counted as evicted in the summary).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_flows: usize,
+
+    /// Do not put VLAN ids into the flow key (the same 5-tuple on two VLANs is then one flow).
+    #[arg(long)]
+    pub no_vlan_key: bool,
+
+    /// Put the capture interface into the flow key (pcapng files with several interfaces).
+    #[arg(long)]
+    pub iface_key: bool,
+
+    /// Override a flow timeout, in seconds of packet time; repeatable. Names and Zeek's
+    /// defaults: tcp_attempt=5 tcp_established=300 tcp_closing=300 tcp_partial_close=3 tcp_closed=5
+    /// tcp_reset=5 udp=60 dns=10 (UDP port 53) icmp=60 other=60.
+    #[arg(long = "timeout", value_name = "NAME=SECS")]
+    pub timeouts: Vec<String>,
+
+    /// Also write the run's counters as JSON to this path (- for stderr).
+    #[arg(long, value_name = "PATH|-")]
+    pub stats_json: Option<String>,
+
+    /// Frame uncompressed capture files from a read-only memory mapping instead of
+    /// reading them (measured slower for files already in the page cache).
+    #[arg(long)]
+    pub mmap: bool,
+
+    /// Serve /metrics (Prometheus text), /healthz and /readyz over HTTP on this
+    /// address: PORT or :PORT (127.0.0.1), IP:PORT, [IPv6]:PORT; port 0 picks a free
+    /// one (the address is printed on stderr). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// With --listen: keep serving this many seconds after the replay ends, so a
+    /// scraper reads the final counters.
+    #[arg(long, value_name = "SECS", requires = "listen")]
+    pub linger: Option<f64>,
+
+    /// No summary on stderr and no progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The outputs of a run, shared by `replay` and `watch`: the `--config` file and the
+/// single-output flags (see `config::outputs_from`).
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
     /// Outputs file (TOML, or YAML by the .yaml/.yml extension): any number of
     /// outputs, each with a sink (stdout, file with rotation, syslog, http), a format,
     /// what it carries (alerts, flows or both), a minimum priority and delivery
@@ -135,7 +222,8 @@ pub struct ReplayArgs {
     pub config: Option<PathBuf>,
 
     /// Write flow records (JSON lines) to this file, or - for stdout. Without it (or
-    /// a --config output that carries flows) no flow records are written.
+    /// a --config output that carries flows) no flow records are written. In watch,
+    /// native records gain `interim`, `direction`, `orig_container`, `resp_container`.
     #[arg(long, value_name = "PATH|-")]
     pub flows: Option<String>,
 
@@ -223,7 +311,8 @@ pub struct ReplayArgs {
     /// Spool --syslog and --http alerts under this directory (one subdirectory per
     /// output): each is written to disk before it is sent, so a receiver outage or a
     /// restart (even kill -9) loses nothing; what is not delivered by the end of the
-    /// run is sent first by the next run that uses the same directory.
+    /// run (or within flush_timeout of SIGTERM) is sent first by the next run that
+    /// uses the same directory.
     #[arg(long, value_name = "DIR")]
     pub spool_dir: Option<PathBuf>,
 
@@ -243,82 +332,4 @@ pub struct ReplayArgs {
     /// (`suppressed`), and the summary counts them by rule. 0 turns it off.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub dedup_window: u64,
-
-    /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
-    /// override earlier items). Default: the shipped policies built into the binary.
-    #[arg(long = "rules", value_name = "PATH")]
-    pub rules: Vec<PathBuf>,
-
-    /// Load the shipped policies first, then the --rules files (to extend or override them).
-    #[arg(long)]
-    pub default_rules: bool,
-
-    /// Evaluate no rules at all (flow records only).
-    #[arg(long, conflicts_with_all = ["rules", "default_rules"])]
-    pub no_rules: bool,
-
-    /// Only rules at or above this priority run: EMERGENCY ALERT CRITICAL ERROR WARNING
-    /// NOTICE INFORMATIONAL DEBUG.
-    #[arg(long, value_name = "LEVEL", default_value = "DEBUG")]
-    pub min_priority: String,
-
-    /// Container inventory (JSON, the format `bridgewatch inventory` writes) naming the
-    /// containers behind addresses in the capture.
-    #[arg(long, value_name = "FILE")]
-    pub containers: Option<PathBuf>,
-
-    /// Only packets matching this BPF filter expression (tcpdump syntax) are processed.
-    #[arg(long, value_name = "EXPR")]
-    pub bpf: Option<String>,
-
-    /// Seed of the Community ID hash (the spec's default is 0).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub community_id_seed: u16,
-
-    /// Worker threads (default: the number of CPUs, at most 8).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-
-    /// Most flows tracked at once over all threads; when full, the flow closest to its
-    /// timeout is written out early (counted as evicted in the summary).
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub max_flows: usize,
-
-    /// Do not put VLAN ids into the flow key (the same 5-tuple on two VLANs is then one flow).
-    #[arg(long)]
-    pub no_vlan_key: bool,
-
-    /// Put the capture interface into the flow key (pcapng files with several interfaces).
-    #[arg(long)]
-    pub iface_key: bool,
-
-    /// Override a flow timeout, in seconds of packet time; repeatable. Names and Zeek's
-    /// defaults: tcp_attempt=5 tcp_established=300 tcp_closing=300 tcp_partial_close=3 tcp_closed=5
-    /// tcp_reset=5 udp=60 dns=10 (UDP port 53) icmp=60 other=60.
-    #[arg(long = "timeout", value_name = "NAME=SECS")]
-    pub timeouts: Vec<String>,
-
-    /// Also write the run's counters as JSON to this path (- for stderr).
-    #[arg(long, value_name = "PATH|-")]
-    pub stats_json: Option<String>,
-
-    /// Frame uncompressed capture files from a read-only memory mapping instead of
-    /// reading them (measured slower for files already in the page cache).
-    #[arg(long)]
-    pub mmap: bool,
-
-    /// Serve /metrics (Prometheus text), /healthz and /readyz over HTTP on this
-    /// address: PORT or :PORT (127.0.0.1), IP:PORT, [IPv6]:PORT; port 0 picks a free
-    /// one (the address is printed on stderr). Off by default.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-
-    /// With --listen: keep serving this many seconds after the replay ends, so a
-    /// scraper reads the final counters.
-    #[arg(long, value_name = "SECS", requires = "listen")]
-    pub linger: Option<f64>,
-
-    /// No summary on stderr and no progress bar.
-    #[arg(short, long)]
-    pub quiet: bool,
 }

@@ -116,7 +116,10 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
         .unwrap_or_else(|_| "localhost".into());
     let config = config::outputs(&args, &hostname).map_err(|e| anyhow::anyhow!(e))?;
     let live = match &args.listen {
-        Some(addr) => Some(serve_metrics(addr)?),
+        Some(addr) => Some(metrics::serve(
+            addr,
+            &[Ready::InputsOpen, Ready::RulesLoaded],
+        )?),
         None => None,
     };
     // Rules are loaded (and refused on any error) before any output starts.
@@ -129,7 +132,7 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     }
     let stop = signals::install().context("cannot install signal handlers")?;
     // One deduplication table for every worker (its windows are packet time).
-    let dedup = Dedup::new(args.dedup_window);
+    let dedup = Dedup::new(args.output.dedup_window);
     let (hook, alert_counts, rules_read_community_id, passive_dns) = match rules {
         Some(r) => {
             let counts: AlertCounts = Arc::default();
@@ -205,30 +208,8 @@ fn replay(args: ReplayArgs) -> Result<ExitCode> {
     stats.dedup = dedup.map(|d| d.stats());
     // The workers (and their queue handles) are gone with the replay: drain what is
     // queued, every remote output against one deadline.
-    let (write_errors, remote) = outputs.finish(config.flush_timeout);
-    for e in write_errors {
-        eprintln!("bridgewatch: error: {e}");
+    if outputs.finish_reporting(config.flush_timeout, &mut stats) {
         failed = true;
-    }
-    for (name, what, st) in remote {
-        if st.lost() > 0 {
-            eprintln!(
-                "bridgewatch: error: {name}: {} {what} not delivered ({} queue full, {} spool full, {} rejected, {} undelivered at exit)",
-                st.lost(),
-                st.queue_full,
-                st.spool_full,
-                st.rejected,
-                st.undelivered_at_exit
-            );
-            failed = true;
-        }
-        if st.spooled_at_exit > 0 {
-            eprintln!(
-                "bridgewatch: warning: {name}: {} {what} left in the spool, sent first by the next run with this spool directory",
-                st.spooled_at_exit
-            );
-        }
-        stats.outputs.push((name, st));
     }
     if !args.quiet {
         eprint!("{}", stats.summary(outcome.elapsed));
@@ -330,19 +311,4 @@ fn load_rules(
         passive_dns,
         alert_metrics,
     }))
-}
-
-fn serve_metrics(addr: &str) -> Result<Arc<Metrics>> {
-    let sock = metrics::parse_listen(addr).map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
-    let m = Arc::new(Metrics::new(
-        &[Ready::InputsOpen, Ready::RulesLoaded],
-        env!("CARGO_PKG_VERSION"),
-        env!("BRIDGEWATCH_GIT_COMMIT"),
-    ));
-    let bound = metrics::server::start(sock, m.clone())
-        .with_context(|| format!("--listen {sock}: cannot listen"))?;
-    // Printed even with -q: with port 0 it is the only way to learn the port.
-    eprintln!("bridgewatch: serving /metrics, /healthz and /readyz on http://{bound}");
-    tracing::info!(%bound, "metrics endpoint listening");
-    Ok(m)
 }

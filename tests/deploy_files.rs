@@ -1,7 +1,8 @@
 //! The deployment files in `docker/`, checked offline: the compose files and the
 //! Kubernetes manifests parse, carry the kinds, apiVersions and keys they need,
 //! grant exactly the capabilities the README documents, probe the paths `--listen`
-//! serves on the port it is given, and pass only flags the binary knows.  Where the
+//! serves on the port it is given, and pass `watch` only flags it knows, with an
+//! outputs file it accepts.  Where the
 //! tools are installed, also `docker-compose config`, `kubernetes-validate --strict`
 //! (the Kubernetes OpenAPI schemas, offline) and `kubectl kustomize`; CI installs
 //! kubernetes-validate and must not skip it.  Nothing here talks to a cluster.
@@ -47,25 +48,49 @@ fn listen_port(args: &[String]) -> u16 {
     l.rsplit(':').next().unwrap().parse().unwrap()
 }
 
-/// Every `--flag` in `args` must be one the binary accepts.  `watch` is not on
-/// this branch yet: its flags are checked against `replay`'s (which it shares),
-/// except `--interface`, which only `watch` has.
+/// Every `--flag` in `args` must be one `bridgewatch watch` accepts (its own help,
+/// global flags included), and `watch` must accept the arguments as a whole: run
+/// with them -- the mounted /etc/bridgewatch read from docker/config, `--listen` on
+/// a free loopback port, and an interface that does not exist instead of the
+/// bridges -- it must get past its flags and the outputs file (--config) and stop
+/// only at the interface.
 fn flags_are_known(args: &[String], what: &str) {
+    assert_eq!(args[0], "watch", "{what}");
     let help = Command::new(bin())
-        .args(["replay", "--help"])
+        .args(["watch", "--help"])
         .output()
         .unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     for a in args.iter().filter(|a| a.starts_with("--")) {
         let flag = a.split('=').next().unwrap();
-        if flag == "--interface" {
-            continue;
-        }
         assert!(
             help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
-            "{what}: {flag} is not a flag of bridgewatch"
+            "{what}: {flag} is not a flag of bridgewatch watch"
         );
     }
+    let config_dir = repo_path("docker/config");
+    let mut run: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--interface") && !a.starts_with("-i"))
+        .map(|a| {
+            if a.starts_with("--listen=") {
+                "--listen=127.0.0.1:0".to_string()
+            } else {
+                a.replace("/etc/bridgewatch", &config_dir.display().to_string())
+            }
+        })
+        .collect();
+    run.extend(["-i".into(), "bwt-no-such-if0".into()]);
+    let out = Command::new(bin()).args(&run).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: {run:?}: {err}");
+    // The first step after the flags and the outputs file: opening the interface
+    // (or, with --sidecar, reading its addresses).
+    assert!(
+        err.contains("cannot capture on bwt-no-such-if0")
+            || err.contains("captured interfaces (bwt-no-such-if0) have no addresses"),
+        "{what}: watch refused {run:?} before capturing: {err}"
+    );
 }
 
 #[test]
@@ -105,8 +130,15 @@ fn host_compose_grants_what_the_readme_documents() {
     );
     let args = strs(&s["command"]);
     assert_eq!(args[0], "watch");
-    assert!(args.contains(&"--spool-dir=/var/lib/bridgewatch/spool".to_string()));
+    assert!(args.contains(&"--config=/etc/bridgewatch/outputs.toml".to_string()));
     assert!(args.contains(&"--rules=/etc/bridgewatch/rules".to_string()));
+    // The outputs write (and spool) on the state volume, not the read-only root.
+    let outputs = std::fs::read_to_string(repo_path("docker/config/outputs.toml")).unwrap();
+    for line in outputs.lines().filter(|l| !l.starts_with('#')) {
+        if let Some(p) = line.split("path = \"").nth(1) {
+            assert!(p.starts_with("/var/lib/bridgewatch/"), "{line}");
+        }
+    }
     assert_eq!(listen_port(&args), METRICS_PORT);
     flags_are_known(&args, "compose.host.yml");
     // The mounted config directory is docker/config: its rules must load.
@@ -284,6 +316,32 @@ fn daemonset_configmap_and_service_fit_together() {
         .unwrap();
     let mount_path = mount["mountPath"].as_str().unwrap();
     assert!(args.contains(&format!("--rules={mount_path}")));
+    // The outputs file: the ConfigMap's outputs.toml, mounted where --config reads it.
+    let config = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--config="))
+        .expect("--config");
+    let mounted = c["volumeMounts"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(config))
+        .unwrap_or_else(|| panic!("nothing mounted at {config}"));
+    let key = mounted["subPath"].as_str().unwrap();
+    let vol = volumes
+        .iter()
+        .find(|v| v["name"] == mounted["name"])
+        .unwrap();
+    assert_eq!(vol["configMap"]["name"].as_str(), Some(cm_name));
+    assert_eq!(
+        cm["data"][key].as_str(),
+        Some(
+            std::fs::read_to_string(repo_path("docker/config/outputs.toml"))
+                .unwrap()
+                .as_str()
+        ),
+        "configmap.yaml's {key} and docker/config/outputs.toml differ"
+    );
 
     // The ConfigMap's rules are docker/config's, and they load.
     let data = cm["data"]["local.yaml"].as_str().unwrap();

@@ -385,7 +385,7 @@ fn sighup_reloads_the_rules_and_a_bad_file_keeps_the_old_set() {
     std::fs::write(&rules, rule(8443)).unwrap();
     let alerts = env.dir.path().join("alerts.jsonl");
     let (r, a) = (rules.display().to_string(), alerts.display().to_string());
-    let rx = env.watch(&["--rules", &r, "--alerts", &a]);
+    let rx = env.watch(&["--rules", &r, "--alerts", &a, "--dedup-window", "0"]);
     wait_line(&rx, "inventory synced", Duration::from_secs(15));
     std::thread::sleep(Duration::from_millis(500));
     talk(&app, &outside, 8443); // old set: fires

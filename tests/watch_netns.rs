@@ -3,7 +3,11 @@
 //! bridge address, and the real binary capturing the bridge with libpcap until it is
 //! sent SIGTERM.  Checks flow counters against what was sent, directions, container
 //! attribution from a static inventory, interim records, quiet flows ended by idle
-//! ticks, and the Elasticsearch policy (fires for port 8443, not for 9300).
+//! ticks, and the Elasticsearch policy (fires for port 8443, not for 9300).  Another
+//! test scrapes `--listen` from inside the bridge's namespace: `/readyz` 503 until the
+//! Docker inventory has synced (watch is pointed at a socket path the test links to
+//! the real socket only later), then 200; `/metrics` during the run, and after
+//! SIGTERM (`--linger`) equal to the summary's per-interface line and `--stats-json`.
 //!
 //! Everything lives in namespaces named `bwt-<pid>-*`: the bridge sits in its own
 //! "host" namespace (so the machine's firewall and Docker's bridge-netfilter rules
@@ -769,4 +773,305 @@ fn watch_without_interfaces_captures_the_docker_bridges_only() {
     );
     assert!(err.contains("following Docker bridges"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `GET path` from inside namespace `ns` (the endpoint listens on its loopback):
+/// (status, body), or None when nothing answers.
+fn ns_get(ns: &str, port: u16, path: &str) -> Option<(u16, String)> {
+    let path = path.to_string();
+    in_ns(ns, move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let status = out.get(9..12)?.parse().ok()?;
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        Some((status, body.to_string()))
+    })
+    .join()
+    .unwrap()
+}
+
+/// `name{labels}` → value, for every sample line of a Prometheus text page.
+fn samples(text: &str) -> std::collections::BTreeMap<String, u64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Removes a path (the Docker socket link) when dropped.
+struct RmOnDrop(std::path::PathBuf);
+impl Drop for RmOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn watch_metrics_and_readiness_match_the_summary() {
+    if skip("watch_metrics_and_readiness_match_the_summary") {
+        return;
+    }
+    let t0 = Instant::now();
+    let pid = std::process::id();
+    let host = format!("bwt-{pid}-mh");
+    let (es, out) = (format!("bwt-{pid}-mes"), format!("bwt-{pid}-mout"));
+    let br = format!("bwt{pid}mb");
+    let mut lab = Lab {
+        namespaces: Vec::new(),
+        watch: None,
+    };
+    ip(&["netns", "add", &host]);
+    lab.namespaces.push(host.clone());
+    ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
+    ip(&["-n", &host, "addr", "add", "10.78.0.1/24", "dev", &br]);
+    ip(&["-n", &host, "link", "set", &br, "up"]);
+    ip(&["-n", &host, "link", "set", "lo", "up"]);
+    for (ns, addr, veth) in [
+        (&es, "10.78.0.10", format!("bwt{pid}me")),
+        (&out, "10.78.0.30", format!("bwt{pid}mo")),
+    ] {
+        ip(&["netns", "add", ns]);
+        lab.namespaces.push(ns.to_string());
+        ip(&[
+            "-n", &host, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", ns, "link", "set", "eth0", "up"]);
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", &host, "link", "set", &veth, "master", &br]);
+        ip(&["-n", &host, "link", "set", &veth, "up"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("containers.json");
+    std::fs::write(
+        &inv,
+        r#"{"containers": [{"id": "e7e7e7e7e7e7", "name": "metrics-es-1",
+            "image": "elasticsearch:8.13", "ips": ["10.78.0.10"]}], "host_ips": ["10.78.0.1"]}"#,
+    )
+    .unwrap();
+    let stats = dir.path().join("stats.json");
+    let alerts = dir.path().join("alerts.jsonl");
+
+    // With Docker: point watch at a socket path that does not exist yet, so /readyz
+    // says "inventory not synced" until the test links the real socket there.
+    let real_sock = std::path::Path::new("/var/run/docker.sock");
+    let docker = real_sock.exists();
+    if !docker {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI has Docker: the inventory readiness stage must run"
+        );
+        eprintln!("no /var/run/docker.sock: /readyz is checked without the inventory stage");
+    }
+    let sock = dir.path().join("docker.sock");
+    let _unlink = RmOnDrop(sock.clone());
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &host, BIN, "watch", "-i", &br])
+        .arg("--containers")
+        .arg(&inv)
+        .arg("--alerts")
+        .arg(&alerts)
+        .arg("--stats-json")
+        .arg(&stats)
+        .args(["--listen", "127.0.0.1:0", "--linger", "2", "--threads", "2"]);
+    if docker {
+        cmd.arg("--docker-host")
+            .arg(format!("unix://{}", sock.display()));
+    } else {
+        cmd.arg("--no-docker");
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bridgewatch watch");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let err_pipe = child.stderr.take().unwrap();
+    let reader = {
+        let stderr = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    let watch_pid = child.id() as libc::pid_t;
+    lab.watch = Some(child);
+    assert!(
+        wait_for(&stderr, "watching with", Duration::from_secs(20)),
+        "watch did not start: {}",
+        stderr.lock().unwrap()
+    );
+    let port: u16 = {
+        let err = stderr.lock().unwrap().clone();
+        let at = err
+            .split("on http://127.0.0.1:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no listen address in {err}"));
+        at.lines().next().unwrap().trim().parse().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = |want: u16, body: &str| loop {
+        let got = ns_get(&host, port, "/readyz");
+        if got.as_ref().is_some_and(|(s, b)| *s == want && b == body) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz: {got:?}, want {want} {body:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if docker {
+        // Captures open and rules loaded: only the inventory is missing.
+        ready(503, "not ready: inventory not synced\n");
+        std::thread::sleep(Duration::from_millis(500));
+        ready(503, "not ready: inventory not synced\n");
+        std::os::unix::fs::symlink(real_sock, &sock).unwrap();
+    }
+    ready(200, "ready\n");
+    assert_eq!(ns_get(&host, port, "/healthz").unwrap().0, 200);
+    // The endpoint's thread started after the captures opened and NET_RAW/NET_ADMIN
+    // were dropped: no thread, the one answering HTTP included, holds them.
+    for t in std::fs::read_dir(format!("/proc/{watch_pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        for key in ["CapEff:", "CapPrm:"] {
+            let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+            let bits = u64::from_str_radix(line[key.len()..].trim(), 16).unwrap();
+            assert_eq!(bits & (1 << 12 | 1 << 13), 0, "{key} {bits:x}: {status}");
+        }
+    }
+
+    // Traffic: the Elasticsearch container connects out on 8443 (an alert) and 9300,
+    // and the outside host pings it.
+    for port in [8443, 9300] {
+        let srv = tcp_server(&out, "10.78.0.30", port, 10);
+        assert_eq!(
+            tcp_client(&es, "10.78.0.30", port, vec![100], Duration::ZERO),
+            10
+        );
+        assert_eq!(srv.join().unwrap(), 100);
+    }
+    assert_eq!(ping(&out, Ipv4Addr::new(10, 78, 0, 10), 3), 3);
+
+    // During the run: the packets and the alert show up without waiting for the end.
+    let iface = format!("{{interface=\"{br}\"}}");
+    let rule = "bridgewatch_alerts_total{rule=\"Elasticsearch Unexpected Outbound Connection\",priority=\"Warning\"}";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let live = loop {
+        let m = samples(&ns_get(&host, port, "/metrics").unwrap().1);
+        let pk = m.get(&format!(
+            "bridgewatch_capture_interface_packets_total{iface}"
+        ));
+        if pk.is_some_and(|p| *p >= 20) && m.get(rule) == Some(&1) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "metrics during the run: {m:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(live["bridgewatch_ready"], 1);
+    for fam in [
+        "bridgewatch_capture_kernel_dropped_packets_total",
+        "bridgewatch_capture_interface_dropped_packets_total",
+        "bridgewatch_capture_kernel_received_packets_total",
+    ] {
+        assert!(
+            live.contains_key(&format!("{fam}{iface}")),
+            "{fam}: {live:?}"
+        );
+    }
+    assert!(live["bridgewatch_flows_created_total"] >= 3, "{live:?}");
+
+    // SIGTERM: flush, summary, then (--linger) the final counters stay up.
+    // SAFETY: signalling the child this test started, by its pid.
+    assert_eq!(unsafe { libc::kill(watch_pid, libc::SIGTERM) }, 0);
+    assert!(
+        wait_for(&stderr, &format!("capture {br}:"), Duration::from_secs(15)),
+        "no summary: {}",
+        stderr.lock().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !stats.exists() {
+        assert!(Instant::now() < deadline, "no --stats-json");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let fin = samples(&ns_get(&host, port, "/metrics").unwrap().1);
+    let mut child = lab.watch.take().unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let err = stderr.lock().unwrap().clone();
+    assert!(status.success(), "watch exited {status}: {err}");
+
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(
+        fin["bridgewatch_capture_packets_total"],
+        st["packets"].as_u64().unwrap()
+    );
+    assert_eq!(
+        fin["bridgewatch_flows_created_total"],
+        st["flows"]["created"].as_u64().unwrap()
+    );
+    assert_eq!(
+        fin["bridgewatch_flow_records_total"],
+        st["flows"]["written"].as_u64().unwrap()
+    );
+    assert_eq!(fin["bridgewatch_flows_active"], 0, "every flow flushed");
+    assert_eq!(fin[rule], 1);
+    assert_eq!(
+        st["alerts"]["Elasticsearch Unexpected Outbound Connection"],
+        1
+    );
+    assert_eq!(json_lines(&alerts).len(), 1);
+    // The summary's interface line and the per-interface samples agree.
+    let line = err
+        .lines()
+        .find(|l| l.contains(&format!("capture {br}:")))
+        .unwrap();
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect::<Vec<_>>();
+    // "capture NAME: P packets read, R received by the filter, K dropped by the
+    // kernel (buffer full), I dropped by the interface" (the name holds digits too).
+    let n = nums.len();
+    let (p, r, k, i) = (nums[n - 4], nums[n - 3], nums[n - 2], nums[n - 1]);
+    assert_eq!(
+        fin[&format!("bridgewatch_capture_interface_packets_total{iface}")],
+        p
+    );
+    assert_eq!(
+        fin[&format!("bridgewatch_capture_kernel_received_packets_total{iface}")],
+        r
+    );
+    assert_eq!(
+        fin[&format!("bridgewatch_capture_kernel_dropped_packets_total{iface}")],
+        k
+    );
+    assert_eq!(
+        fin[&format!("bridgewatch_capture_interface_dropped_packets_total{iface}")],
+        i
+    );
+    assert_eq!(
+        p,
+        st["packets"].as_u64().unwrap(),
+        "one interface: all packets"
+    );
+    eprintln!("watch_metrics: {:.1} s", t0.elapsed().as_secs_f64());
 }

@@ -12,7 +12,7 @@ pub mod file;
 
 pub use file::Carries;
 
-use crate::cli::ReplayArgs;
+use crate::cli::{OutputArgs, ReplayArgs};
 use crate::rules::Priority;
 use crate::sinks::delivery::DeliveryOptions;
 use crate::sinks::file_out::FileSpec;
@@ -93,6 +93,17 @@ impl OutputsConfig {
 /// whether rules run: without them and without any output taking alerts, alerts are
 /// not written; with them, alerts go to stdout unless an output takes them.
 pub fn outputs(args: &ReplayArgs, hostname: &str) -> Result<OutputsConfig, String> {
+    outputs_from(&args.output, args.no_rules, hostname)
+}
+
+/// The outputs of a run (`replay` or `watch`) from the shared output flags: the
+/// `--config` file's, then the flags'.  `no_rules`: no alerts will be raised, so
+/// alerts do not default to stdout.
+pub fn outputs_from(
+    args: &OutputArgs,
+    no_rules: bool,
+    hostname: &str,
+) -> Result<OutputsConfig, String> {
     let mut cfg = OutputsConfig {
         outputs: Vec::new(),
         flush_timeout: DEFAULT_FLUSH_TIMEOUT,
@@ -102,7 +113,7 @@ pub fn outputs(args: &ReplayArgs, hostname: &str) -> Result<OutputsConfig, Strin
         let name = path.display().to_string();
         from_raw(raw, hostname, &mut cfg).map_err(|e| format!("{name}: {e}"))?;
     }
-    from_flags(args, hostname, &mut cfg)?;
+    from_flags(args, no_rules, hostname, &mut cfg)?;
     check_overlaps(&cfg)?;
     Ok(cfg)
 }
@@ -302,7 +313,12 @@ fn local_sink(target: &str) -> SinkSpec {
     }
 }
 
-fn from_flags(args: &ReplayArgs, hostname: &str, cfg: &mut OutputsConfig) -> Result<(), String> {
+fn from_flags(
+    args: &OutputArgs,
+    no_rules: bool,
+    hostname: &str,
+    cfg: &mut OutputsConfig,
+) -> Result<(), String> {
     let alerts_format: Format = args
         .alerts_format
         .parse()
@@ -394,7 +410,7 @@ fn from_flags(args: &ReplayArgs, hostname: &str, cfg: &mut OutputsConfig) -> Res
     // Alerts go to stdout unless told otherwise, or unless an output takes them.
     let alerts = match &args.alerts {
         Some(a) => Some(a.as_str()),
-        None if !args.no_rules && !cfg.carries_alerts() => Some("-"),
+        None if !no_rules && !cfg.carries_alerts() => Some("-"),
         None => None,
     };
     if let Some(a) = alerts {

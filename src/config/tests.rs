@@ -339,3 +339,33 @@ fn the_shipped_example_loads() {
         "the YAML example says the same"
     );
 }
+
+#[test]
+fn watch_takes_the_same_output_flags_as_replay() {
+    let flags = [
+        "--syslog",
+        "tcp://127.0.0.1:514",
+        "--spool-dir",
+        "/tmp/sp",
+        "--flows",
+        "f.jsonl",
+        "--alerts-format",
+        "cef",
+    ];
+    let mut v = vec!["bridgewatch", "watch", "-i", "br0"];
+    v.extend_from_slice(&flags);
+    let w = match crate::cli::Cli::parse_from(v).command {
+        crate::cli::Command::Watch(a) => *a,
+        _ => unreachable!(),
+    };
+    let from_watch = outputs_from(&w.output, w.no_rules, "h").unwrap();
+    let from_replay = outputs(&args(&flags), "h").unwrap();
+    let describe = |c: &OutputsConfig| -> Vec<String> {
+        c.outputs
+            .iter()
+            .map(|o| format!("{} {:?} {:?} {:?}", o.name, o.carries, o.format, o.spool))
+            .collect()
+    };
+    assert_eq!(describe(&from_watch), describe(&from_replay));
+    assert_eq!(from_watch.outputs.len(), 2, "syslog takes the alerts");
+}

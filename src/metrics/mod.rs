@@ -17,6 +17,7 @@ use crate::flow::table::TableStats;
 use crate::rules::{Priority, RuleSet};
 use crate::sinks::delivery::Counters;
 use crate::stats::RunStats;
+use crate::watch::live::IfaceCounters;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -172,6 +173,9 @@ pub struct Metrics {
     slots: Mutex<Vec<Arc<StatsSlot>>>,
     alerts: OnceLock<Arc<AlertCounters>>,
     outputs: Mutex<Vec<(String, Arc<Counters>)>>,
+    /// Live capture handles by interface (`watch`): packets read, kernel and
+    /// interface drops, as `pcap_stats` last reported them.
+    interfaces: Mutex<Vec<(String, Arc<IfaceCounters>)>>,
     needed: u8,
     have: AtomicU8,
     /// Containers in the inventory (`--containers`, or the Docker watcher's).
@@ -189,6 +193,7 @@ impl Metrics {
             slots: Mutex::default(),
             alerts: OnceLock::new(),
             outputs: Mutex::default(),
+            interfaces: Mutex::default(),
             needed: needed.iter().fold(0, |m, r| m | *r as u8),
             have: AtomicU8::new(0),
             inventory_containers: AtomicU64::new(0),
@@ -213,6 +218,11 @@ impl Metrics {
 
     pub fn add_output(&self, name: &str, c: Arc<Counters>) {
         lock(&self.outputs).push((name.to_string(), c));
+    }
+
+    /// Registers a live capture's counters (once per interface, at start).
+    pub fn add_interface(&self, name: &str, c: Arc<IfaceCounters>) {
+        lock(&self.interfaces).push((name.to_string(), c));
     }
 
     pub fn set_ready(&self, r: Ready) {
@@ -255,6 +265,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
+}
+
+/// Starts the `--listen` endpoint on `addr` with a registry whose `/readyz` waits for
+/// `needed` (see [`registry`] and [`start_server`]).
+pub fn serve(addr: &str, needed: &[Ready]) -> anyhow::Result<Arc<Metrics>> {
+    let sock = parse_listen(addr).map_err(|e| anyhow::anyhow!("--listen: {e}"))?;
+    let m = registry(needed);
+    start_server(sock, m.clone())?;
+    Ok(m)
+}
+
+/// A registry for this binary (its version and commit) whose `/readyz` waits for
+/// `needed`.
+pub fn registry(needed: &[Ready]) -> Arc<Metrics> {
+    Arc::new(Metrics::new(
+        needed,
+        env!("CARGO_PKG_VERSION"),
+        env!("BRIDGEWATCH_GIT_COMMIT"),
+    ))
+}
+
+/// Serves `m` on `sock` from a thread of its own, and says where on stderr (even
+/// with -q: with port 0 it is the only way to learn the port).
+pub fn start_server(sock: SocketAddr, m: Arc<Metrics>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let bound =
+        server::start(sock, m).with_context(|| format!("--listen {sock}: cannot listen"))?;
+    eprintln!("bridgewatch: serving /metrics, /healthz and /readyz on http://{bound}");
+    tracing::info!(%bound, "metrics endpoint listening");
+    Ok(())
 }
 
 /// `--listen` values: `PORT` or `:PORT` (loopback), `IP:PORT`, `[IPv6]:PORT`.

@@ -4,6 +4,7 @@
 //! sample).
 
 use super::{lock, Metrics, DECODE_KINDS};
+use crate::watch::live::IfaceCounters;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -79,7 +80,7 @@ pub fn render(m: &Metrics) -> String {
     o.one(
         "bridgewatch_ready",
         "gauge",
-        "1 once inputs are open and rules loaded (what /readyz reports), else 0.",
+        "1 once inputs are open, rules loaded and (watch with Docker) the inventory synced: what /readyz reports; else 0.",
         u64::from(m.readiness().is_ok()),
     );
 
@@ -107,6 +108,40 @@ pub fn render(m: &Metrics) -> String {
         "Packets rejected by the --bpf filter.",
         sum(&|s| &s.bpf_rejected),
     );
+    let ifaces = lock(&m.interfaces).clone();
+    if !ifaces.is_empty() {
+        let per_iface = |o: &mut Out, name: &str, help: &str, f: &dyn Fn(&IfaceCounters) -> u64| {
+            o.family(name, "counter", help);
+            for (i, c) in &ifaces {
+                o.sample(name, &[("interface", i)], f(c));
+            }
+        };
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        per_iface(
+            &mut o,
+            "bridgewatch_capture_interface_packets_total",
+            "Packets read from a live capture handle, by interface.",
+            &|c| get(&c.packets),
+        );
+        per_iface(
+            &mut o,
+            "bridgewatch_capture_kernel_received_packets_total",
+            "Packets the kernel filter passed to a capture (pcap_stats ps_recv), by interface.",
+            &|c| get(&c.received),
+        );
+        per_iface(
+            &mut o,
+            "bridgewatch_capture_kernel_dropped_packets_total",
+            "Packets dropped because the kernel capture buffer was full (pcap_stats ps_drop), by interface.",
+            &|c| get(&c.kernel_dropped),
+        );
+        per_iface(
+            &mut o,
+            "bridgewatch_capture_interface_dropped_packets_total",
+            "Packets dropped by the interface or its driver (pcap_stats ps_ifdrop), by interface.",
+            &|c| get(&c.if_dropped),
+        );
+    }
     let kinds = |f: &dyn Fn(&super::StatsSlot) -> &[AtomicU64; DECODE_KINDS.len()]| {
         let mut v = [0u64; DECODE_KINDS.len()];
         for s in &slots {

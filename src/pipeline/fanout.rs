@@ -189,6 +189,40 @@ impl Outputs {
             .collect();
         (errors, stats)
     }
+
+    /// [`Outputs::finish`], then says on stderr what went wrong: write errors, remote
+    /// outputs that lost events (not delivered and not spooled), and what was left
+    /// in a spool for the next run.  Each remote output's counters join `stats` (the
+    /// summary's lines).  Returns whether anything failed or was lost.
+    pub fn finish_reporting(self, grace: Duration, stats: &mut crate::stats::RunStats) -> bool {
+        let mut failed = false;
+        let (write_errors, remote) = self.finish(grace);
+        for e in write_errors {
+            eprintln!("bridgewatch: error: {e}");
+            failed = true;
+        }
+        for (name, what, st) in remote {
+            if st.lost() > 0 {
+                eprintln!(
+                    "bridgewatch: error: {name}: {} {what} not delivered ({} queue full, {} spool full, {} rejected, {} undelivered at exit)",
+                    st.lost(),
+                    st.queue_full,
+                    st.spool_full,
+                    st.rejected,
+                    st.undelivered_at_exit
+                );
+                failed = true;
+            }
+            if st.spooled_at_exit > 0 {
+                eprintln!(
+                    "bridgewatch: warning: {name}: {} {what} left in the spool, sent first by the next run with this spool directory",
+                    st.spooled_at_exit
+                );
+            }
+            stats.outputs.push((name, st));
+        }
+        failed
+    }
 }
 
 /// One worker's view of the outputs taking one kind of event.
@@ -284,6 +318,23 @@ impl Fanout {
             r.end,
             |route| route.flows,
             |f, out| f.flow_line(r, &host, out),
+        );
+    }
+
+    /// Hands `r` to every output that takes flow records, the `native` ones getting
+    /// the line `native` writes instead of the plain record (live mode's record with
+    /// its attribution keys); other formats map the record as for replay.
+    pub fn flow_native_with(&mut self, r: &FlowRecord, native: impl Fn(&mut Vec<u8>)) {
+        let host = self.hostname.clone();
+        self.emit(
+            Kind::Flow,
+            FLOW_SEVERITY,
+            r.end,
+            |route| route.flows,
+            |f, out| match f {
+                Format::Native => native(out),
+                _ => f.flow_line(r, &host, out),
+            },
         );
     }
 

@@ -125,7 +125,9 @@ impl Worker {
         self.metrics = Some(slot);
     }
 
-    fn publish(&self) {
+    /// Stores this worker's counters into its `/metrics` slot, if it has one (done
+    /// after every batch; live capture threads call it after each dispatch).
+    pub fn publish(&self) {
         if let Some(m) = &self.metrics {
             m.publish(&self.stats);
             m.publish_table(self.table.stats(), self.table.len());

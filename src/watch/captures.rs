@@ -8,6 +8,7 @@ use super::live::{self, IfaceCounters, LiveCapture, LiveSettings, OpenError};
 use crate::capture::IfaceNames;
 use crate::decode::Decoder;
 use crate::flow::table::TableConfig;
+use crate::metrics::Metrics;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::stats::RunStats;
 use crossbeam_channel::Sender;
@@ -41,6 +42,9 @@ pub struct Captures {
     stop: Arc<AtomicBool>,
     quiet: bool,
     pub list: Vec<Capture>,
+    /// With `--listen`: each capture publishes its decode counters and its
+    /// interface's drops here.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Captures {
@@ -65,6 +69,7 @@ impl Captures {
             stop,
             quiet,
             list: Vec::new(),
+            metrics: None,
         }
     }
 
@@ -72,7 +77,7 @@ impl Captures {
     pub fn start(&mut self, live: LiveCapture) -> std::io::Result<()> {
         let iface_id = self.names.register(Some(live.iface.clone()));
         let counters = Arc::new(IfaceCounters::default());
-        let router = Worker::new(
+        let mut router = Worker::new(
             0,
             self.threads,
             self.decoder.sibling(),
@@ -81,6 +86,10 @@ impl Captures {
             None,
             None,
         );
+        if let Some(m) = &self.metrics {
+            router.set_metrics(m.slot());
+            m.add_interface(&live.iface, counters.clone());
+        }
         if !self.quiet {
             let s = &self.settings;
             eprintln!(

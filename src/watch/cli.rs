@@ -2,6 +2,7 @@
 //! options grow without touching replay's; turning them into settings happens in
 //! [`super::run`].
 
+use crate::cli::OutputArgs;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -19,19 +20,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "EXPR")]
     pub bpf: Option<String>,
 
-    /// Write flow records (JSON lines) to this file, or - for stdout.  Records gain
-    /// `orig_container`, `resp_container`, `direction` and `interim`.
-    #[arg(long, value_name = "PATH|-")]
-    pub flows: Option<String>,
-
-    /// Where to write alerts (one per line, see --alerts-format): a file path, or -
-    /// for stdout (the default).
-    #[arg(long, value_name = "PATH|-")]
-    pub alerts: Option<String>,
-
-    /// Format of the alert lines: native, ecs, ocsf or cef.
-    #[arg(long, value_name = "FORMAT", default_value = "native")]
-    pub alerts_format: String,
+    /// Outputs, as for replay: --config FILE, --flows, --flows-format, --alerts,
+    /// --alerts-format, --syslog, --http*, --spool-dir, --spool-max-bytes.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Rule file or folder of *.yaml files; repeatable.  Default: the shipped policies.
     #[arg(long = "rules", value_name = "PATH")]
@@ -132,6 +124,23 @@ pub struct WatchArgs {
     /// Seed of the Community ID hash.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub community_id_seed: u16,
+
+    /// Serve /metrics (Prometheus text, with kernel and interface drops per
+    /// interface), /healthz and /readyz (ready once every capture is open, the rules
+    /// are loaded and, with Docker, the inventory synced) over HTTP on this address:
+    /// PORT or :PORT (127.0.0.1), IP:PORT, [IPv6]:PORT; port 0 picks a free one
+    /// (printed on stderr). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// With --listen: keep serving this many seconds after SIGINT/SIGTERM has
+    /// flushed everything, so a scraper reads the final counters.
+    #[arg(long, value_name = "SECS", requires = "listen")]
+    pub linger: Option<f64>,
+
+    /// Also write the run's counters as JSON to this path at the end (- for stderr).
+    #[arg(long, value_name = "PATH|-")]
+    pub stats_json: Option<String>,
 
     /// No summary on stderr at the end.
     #[arg(short, long)]

@@ -244,6 +244,7 @@ fn dispatch(
         return true;
     }
     let max_ts = decoder.decode_batch(batch, out);
+    decoder.publish();
     batch.clear();
     for (o, tx) in out.iter_mut().zip(shards) {
         if o.is_empty() {

@@ -18,22 +18,19 @@ pub mod follow;
 pub mod live;
 pub mod records;
 
-use crate::config::{Carries, OutputSpec, OutputsConfig, SinkSpec, DEFAULT_FLUSH_TIMEOUT};
 use crate::decode::DecodeConfig;
 use crate::flow::table::TableConfig;
 use crate::flow::timeouts::Timeouts;
+use crate::metrics::{AlertCounters, Metrics, Ready};
 use crate::passive_dns::PassiveDns;
 use crate::pipeline::alerts::{AlertCounts, RuleHook};
 use crate::pipeline::fanout::Outputs;
-use crate::pipeline::output::SharedWriter;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{
     Container, Engine, EngineOptions, EngineSlot, Inventory, NameLookup, NoNames, Priority,
     RuleSet, SharedInventory,
 };
-use crate::sinks::file_out::FileSpec;
-use crate::sinks::format::Format;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use anyhow::{bail, Context, Result};
 use captures::Captures;
@@ -92,6 +89,13 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             .unwrap_or(1)
             .min(8),
     };
+    // Outputs are validated (and bad flags or a bad --config refused) before
+    // anything starts; they are started once the rules have loaded.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let config = crate::config::outputs_from(&args.output, args.no_rules, &hostname)
+        .map_err(|e| anyhow::anyhow!(e))?;
     // Interfaces watch finds itself it also follows; ones named with -i it does not.
     let following = args.interfaces.is_empty() && !args.sidecar;
     if args.interfaces.is_empty() && args.sidecar {
@@ -140,6 +144,23 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let base_inventory = inventory.clone();
     let inventory = Arc::new(SharedInventory::new(Arc::new(inventory)));
 
+    // The registry exists from here; its endpoint starts once the captures are open
+    // and the capabilities dropped, and /readyz says what is still missing while the
+    // rules load and the Docker inventory syncs.
+    let listen_addr = match &args.listen {
+        Some(a) => {
+            Some(crate::metrics::parse_listen(a).map_err(|e| anyhow::anyhow!("--listen: {e}"))?)
+        }
+        None => None,
+    };
+    let live = listen_addr.map(|_| {
+        let mut needed = vec![Ready::InputsOpen, Ready::RulesLoaded];
+        if !args.no_docker {
+            needed.push(Ready::InventorySynced);
+        }
+        crate::metrics::registry(&needed)
+    });
+
     // Open every handle before anything else runs: a missing capability or interface
     // stops the run here, with nothing half started.
     let settings = LiveSettings {
@@ -151,6 +172,9 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let mut captures = Vec::new();
     for i in &args.interfaces {
         captures.push(live::open(i, &settings)?);
+    }
+    if let Some(m) = &live {
+        m.set_ready(Ready::InputsOpen);
     }
 
     // The handles are open: capture needs NET_RAW/NET_ADMIN no more, unless bridges
@@ -166,14 +190,38 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
     let still = crate::privileges::drop_except(&keep);
     tracing::info!(capabilities = ?still, "captures open; other capabilities dropped");
-    let flows_out = match &args.flows {
-        Some(f) => Some(Arc::new(
-            SharedWriter::open(Path::new(f))
-                .with_context(|| format!("--flows {f}: cannot create"))?,
-        )),
-        None => None,
+    // The endpoint's thread starts only now: capabilities are per thread, and one
+    // started before the drop would keep them.
+    if let (Some(m), Some(addr)) = (&live, listen_addr) {
+        crate::metrics::start_server(addr, m.clone())?;
+    }
+
+    let mut rules = rules_setup(&args, &inventory, &hostname, live.as_ref())?;
+    let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(m) = &live {
+        for (name, counters) in outputs.remote_counters() {
+            m.add_output(&name, counters);
+        }
+    }
+    let alert_out = outputs.alerts();
+    let flows_out = outputs.flows();
+    // One deduplication table for every worker.
+    let dedup = crate::pipeline::dedup::Dedup::new(args.output.dedup_window);
+    let rule_hook = |r: &Rules| -> Option<RuleHook> {
+        let engine = r.engine.as_ref()?;
+        let mut hook = RuleHook::new(
+            engine,
+            args.community_id_seed,
+            alert_out.clone(),
+            r.counts.clone(),
+        )
+        .with_metrics(r.alert_metrics.clone())
+        .with_dedup(dedup.clone());
+        if let Some(slot) = &r.slot {
+            hook = hook.with_reload(slot.clone());
+        }
+        Some(hook)
     };
-    let mut rules = rules_setup(&args, &inventory)?;
 
     // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
@@ -229,7 +277,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         let (tx, rx) = bounded::<SubBatch>(QUEUE);
         senders.push(tx);
         let hook: Box<dyn FlowHook> = Box::new(WatchHook {
-            rules: rules.factory.as_ref().map(|f| f()),
+            rules: rule_hook(&rules),
             records: flows_out
                 .as_ref()
                 .map(|o| RecordWriter::new(inventory.clone(), o.clone())),
@@ -237,7 +285,10 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         let Some(d) = decoders.pop() else {
             bail!("internal: too few decoders");
         };
-        let w = Worker::new(id, threads, d, table.clone(), None, None, Some(hook));
+        let mut w = Worker::new(id, threads, d, table.clone(), None, None, Some(hook));
+        if let Some(m) = &live {
+            w.set_metrics(m.slot());
+        }
         worker_handles.push(
             std::thread::Builder::new()
                 .name(format!("bw-flows-{id}"))
@@ -263,9 +314,13 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         stop.clone(),
         args.quiet,
     );
-    for live in captures {
-        set.start(live).context("cannot start a capture thread")?;
+    set.metrics = live.clone();
+    for cap in captures {
+        set.start(cap).context("cannot start a capture thread")?;
     }
+    // The workers hold their own clones.
+    drop(alert_out);
+    drop(flows_out);
     let set = Arc::new(std::sync::Mutex::new(set));
     // Interfaces watch chose itself are followed: new Docker bridges are captured.
     let follower = if following {
@@ -287,6 +342,15 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
 
     while !stop.load(Ordering::Relaxed) && (following || lock(&set).any_running()) {
+        if let Some(m) = &live {
+            if docker
+                .as_ref()
+                .is_some_and(|(_, st)| st.synced.load(Ordering::Relaxed))
+            {
+                m.set_ready(Ready::InventorySynced);
+            }
+            m.set_inventory_size(inventory.snapshot().1.len());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let signalled = stop.load(Ordering::Relaxed);
@@ -317,29 +381,18 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             Err(_) => eprintln!("bridgewatch: error: a flow worker failed"),
         }
     }
-    let mut failed = false;
-    for w in flows_out.iter() {
-        if let Err(e) = w.finish() {
-            eprintln!("bridgewatch: error: {e}");
-            failed = true;
-        }
-    }
-    if let Some(outputs) = rules.outputs {
-        // The workers (and their fan-outs) are gone: close the alert output.
-        let (errors, _) = outputs.finish(DEFAULT_FLUSH_TIMEOUT);
-        for e in errors {
-            eprintln!("bridgewatch: error: {e}");
-            failed = true;
-        }
-    }
-    if let Some(counts) = &rules.counts {
-        stats.alerts = match counts.lock() {
+    if rules.engine.is_some() {
+        stats.alerts = match rules.counts.lock() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         };
         stats.rules_ran = true;
     }
+    // The workers (and their fan-outs) are gone: flush the outputs, giving the remote
+    // ones one flush_timeout between them; what they cannot deliver stays spooled.
+    let failed = outputs.finish_reporting(config.flush_timeout, &mut stats);
     stats.dns = rules.passive_dns.map(|d| d.stats());
+    stats.dedup = dedup.as_ref().map(|d| d.stats());
     let mut capture_errors = 0;
     for (_, c, removed) in &counters {
         if let Some(e) = c.error().filter(|_| !removed) {
@@ -347,12 +400,25 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             capture_errors += 1;
         }
     }
+    let elapsed = started.elapsed();
     if !args.quiet {
-        eprint!("{}", stats.summary(started.elapsed()));
+        eprint!("{}", stats.summary(elapsed));
         eprint!("{}", capture_summary(&counters, interim));
-        if args.flows.is_none() {
+        if !config.carries_flows() {
             eprintln!("  (flow records were not written: add --flows PATH or --flows -)");
         }
+    }
+    if let Some(target) = &args.stats_json {
+        let json = stats.to_json(elapsed);
+        if target == "-" {
+            eprintln!("{json}");
+        } else {
+            std::fs::write(target, format!("{json}\n"))
+                .with_context(|| format!("--stats-json {target}: cannot write"))?;
+        }
+    }
+    if let (Some(_), Some(secs)) = (&live, args.linger) {
+        std::thread::sleep(Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
     }
     // Stopped by a signal: a clean end.  Every capture ending on its own is not.
     Ok(if failed || (!signalled && capture_errors > 0) {
@@ -503,13 +569,18 @@ fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> 
     (w, interim)
 }
 
-/// The rules for `watch`: one [`RuleHook`] per worker, or none with `--no-rules`.
+/// The rules for `watch`: the engine every worker's [`RuleHook`] evaluates with, or
+/// none with `--no-rules`.
 struct Rules {
-    factory: Option<Box<dyn Fn() -> RuleHook + Send + Sync>>,
-    /// The engine slot every hook follows, and how to rebuild it on SIGHUP.
+    engine: Option<Engine>,
+    /// The engine slot every hook follows ...
+    slot: Option<Arc<EngineSlot>>,
+    /// ... and, until the reload thread takes it, how to rebuild it on SIGHUP.
     reload: Option<(Arc<EngineSlot>, Reloader)>,
-    outputs: Option<Outputs>,
-    counts: Option<AlertCounts>,
+    counts: AlertCounts,
+    /// Per-rule counters for `/metrics`, when `--listen` is on (built from the set
+    /// loaded at start: rules a SIGHUP adds are counted under an empty rule label).
+    alert_metrics: Option<Arc<AlertCounters>>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
 }
@@ -557,21 +628,26 @@ fn load_rule_set(
     }
 }
 
-fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rules> {
+fn rules_setup(
+    args: &WatchArgs,
+    inventory: &Arc<SharedInventory>,
+    hostname: &str,
+    live: Option<&Arc<Metrics>>,
+) -> Result<Rules> {
     if args.no_rules {
+        if let Some(m) = live {
+            m.set_ready(Ready::RulesLoaded);
+        }
         return Ok(Rules {
+            engine: None,
+            slot: None,
             reload: None,
-            factory: None,
-            outputs: None,
-            counts: None,
+            counts: AlertCounts::default(),
+            alert_metrics: None,
             reads_community_id: false,
             passive_dns: None,
         });
     }
-    let format: Format = args
-        .alerts_format
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("--alerts-format: {e}"))?;
     let min_priority: Priority = args
         .min_priority
         .parse()
@@ -583,17 +659,20 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rul
             eprintln!("bridgewatch: {w}");
         }
     }
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
     let reads_community_id = set.uses_community_id();
     let passive_dns = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
     let names: Arc<dyn NameLookup> = match &passive_dns {
         Some(d) => d.clone(),
         None => Arc::new(NoNames),
     };
+    let alert_metrics = live.map(|m| {
+        let a = Arc::new(AlertCounters::new(&set));
+        m.set_alerts(a.clone());
+        m.set_ready(Ready::RulesLoaded);
+        a
+    });
     let build = {
-        let (inventory, hostname) = (inventory.clone(), hostname.clone());
+        let (inventory, hostname) = (inventory.clone(), hostname.to_string());
         move |set: RuleSet| {
             Engine::with_shared(
                 Arc::new(set),
@@ -618,41 +697,12 @@ fn rules_setup(args: &WatchArgs, inventory: &Arc<SharedInventory>) -> Result<Rul
         }
         Ok(build(set))
     });
-    let target = args.alerts.clone().unwrap_or_else(|| "-".into());
-    let sink = if target == "-" {
-        SinkSpec::Stdout
-    } else {
-        SinkSpec::File(FileSpec {
-            path: target.clone().into(),
-            max_bytes: None,
-            keep: 0,
-            append: false,
-        })
-    };
-    let config = OutputsConfig {
-        outputs: vec![OutputSpec {
-            name: format!("--alerts {target}"),
-            sink,
-            format,
-            carries: Carries::Alerts,
-            min_priority: Priority::Debug,
-            delivery: Default::default(),
-            spool: None,
-        }],
-        flush_timeout: DEFAULT_FLUSH_TIMEOUT,
-    };
-    let outputs = Outputs::start(&config, &hostname).map_err(|e| anyhow::anyhow!(e))?;
-    let fanout = outputs.alerts();
-    let counts: AlertCounts = Arc::default();
-    let (c, seed) = (counts.clone(), args.community_id_seed);
-    let slot_hooks = slot.clone();
     Ok(Rules {
-        factory: Some(Box::new(move || {
-            RuleHook::new(&engine, seed, fanout.clone(), c.clone()).with_reload(slot_hooks.clone())
-        })),
+        engine: Some(engine),
+        slot: Some(slot.clone()),
         reload: Some((slot, reload)),
-        outputs: Some(outputs),
-        counts: Some(counts),
+        counts: AlertCounts::default(),
+        alert_metrics,
         reads_community_id,
         passive_dns,
     })

@@ -9,7 +9,7 @@
 
 use crate::flow::record::FlowRecord;
 use crate::pipeline::alerts::RuleHook;
-use crate::pipeline::output::{SharedWriter, CHUNK};
+use crate::pipeline::fanout::Fanout;
 use crate::pipeline::FlowHook;
 use crate::rules::{flow_direction, Container, Inventory, SharedInventory};
 use serde::Serialize;
@@ -63,14 +63,14 @@ impl FlowHook for WatchHook {
     }
 }
 
-/// Writes attributed flow records into a shared output, in chunks.
+/// Hands attributed flow records to the outputs that take flows (native ones get
+/// the attributed line; the fan-out buffers and chunks per output).
 pub struct RecordWriter {
     shared: Arc<SharedInventory>,
     /// This worker's copy of the current snapshot, refreshed when its version moves.
     inv: Arc<Inventory>,
     inv_version: u64,
-    out: Arc<SharedWriter>,
-    buf: Vec<u8>,
+    out: Fanout,
 }
 
 #[derive(Serialize)]
@@ -83,14 +83,13 @@ struct ContainerJson<'a> {
 }
 
 impl RecordWriter {
-    pub fn new(shared: Arc<SharedInventory>, out: Arc<SharedWriter>) -> RecordWriter {
+    pub fn new(shared: Arc<SharedInventory>, out: Fanout) -> RecordWriter {
         let (inv_version, inv) = shared.snapshot();
         RecordWriter {
             shared,
             inv,
             inv_version,
             out,
-            buf: Vec::with_capacity(CHUNK + 4096),
         }
     }
 
@@ -99,14 +98,13 @@ impl RecordWriter {
         if self.shared.version() != self.inv_version {
             (self.inv_version, self.inv) = self.shared.snapshot();
         }
-        write_attributed(&self.inv, r, interim, &mut self.buf);
-        if self.buf.len() >= CHUNK {
-            self.out.write_chunk(&mut self.buf);
-        }
+        let inv = &self.inv;
+        self.out
+            .flow_native_with(r, |out| write_attributed(inv, r, interim, out));
     }
 
     pub fn flush(&mut self) {
-        self.out.write_chunk(&mut self.buf);
+        self.out.flush();
     }
 }
 
@@ -238,5 +236,65 @@ mod tests {
         assert_eq!(v["direction"], "host");
         let v = line(&inv, &record("198.51.100.1", "172.18.0.6", t2026), false);
         assert_eq!(v["direction"], "inbound");
+    }
+
+    #[test]
+    fn records_through_the_outputs_keep_the_attribution_keys_in_native_only() {
+        use crate::config::{Carries, OutputSpec, OutputsConfig, SinkSpec};
+        use crate::pipeline::fanout::Outputs;
+        use crate::rules::Priority;
+        use crate::sinks::file_out::FileSpec;
+        use crate::sinks::format::Format;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, format: Format| OutputSpec {
+            name: name.into(),
+            sink: SinkSpec::File(FileSpec {
+                path: dir.path().join(name),
+                max_bytes: None,
+                keep: 0,
+                append: false,
+            }),
+            format,
+            carries: Carries::Flows,
+            min_priority: Priority::Debug,
+            delivery: Default::default(),
+            spool: None,
+        };
+        let cfg = OutputsConfig {
+            outputs: vec![file("native", Format::Native), file("ecs", Format::Ecs)],
+            flush_timeout: std::time::Duration::from_secs(1),
+        };
+        let outputs = Outputs::start(&cfg, "h").unwrap();
+        let shared = Arc::new(SharedInventory::new(Arc::new(inventory())));
+        let mut w = RecordWriter::new(shared, outputs.flows().unwrap());
+        let t2026 = 1_780_272_000 * 1_000_000_000;
+        w.write(&record("172.18.0.6", "172.18.0.5", t2026), true);
+        w.write(&record("172.18.0.6", "172.18.0.5", t2026), false);
+        w.flush();
+        drop(w);
+        let (errors, _) = outputs.finish(std::time::Duration::from_secs(1));
+        assert!(errors.is_empty(), "{errors:?}");
+        let read = |n: &str| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(dir.path().join(n))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let native = read("native");
+        assert_eq!(native.len(), 2);
+        assert_eq!(native[0]["interim"], true);
+        assert_eq!(native[1]["interim"], false);
+        for v in &native {
+            assert_eq!(v["direction"], "internal");
+            assert_eq!(v["orig_container"]["name"], "api");
+            assert_eq!(v["resp_container"]["name"], "web");
+        }
+        let ecs = read("ecs");
+        assert_eq!(ecs.len(), 2);
+        for v in &ecs {
+            assert_eq!(v["source"]["ip"], "172.18.0.6", "{v}");
+            assert!(v.get("orig_container").is_none(), "{v}");
+        }
     }
 }
