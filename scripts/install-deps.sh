@@ -14,6 +14,7 @@ packages=(
   rsyslog       # tests: a real syslog receiver for the syslog output
   busybox-static # tests: a tiny container image made with docker import (no registry)
   rsyslog-gnutls # tests: rsyslog's TLS driver, for syslog over TLS
+  rsyslog-relp  # tests: rsyslog's RELP input (imrelp), for syslog over RELP
 )
 
 # Python: the offline Kubernetes schema check of docker/kubernetes (tests/deploy_files.rs).

@@ -238,8 +238,9 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH|-")]
     pub alerts: Option<String>,
 
-    /// Also send every alert to a syslog receiver: udp://HOST:PORT, tcp://HOST:PORT or
-    /// tls://HOST:PORT (RFC 5424; TCP and TLS with RFC 6587 octet counting), optionally ?protocol=rfc3164 and
+    /// Also send every alert to a syslog receiver: udp://HOST:PORT, tcp://HOST:PORT,
+    /// tls://HOST:PORT (RFC 5424; TCP and TLS with RFC 6587 octet counting) or relp://HOST:PORT
+    /// (RELP: each alert acknowledged by the receiver), optionally ?protocol=rfc3164 and
     /// &facility=N (default 16, local0). The message is the alert in --alerts-format
     /// (cef is what most SIEMs expect over syslog). Alerts that cannot be delivered
     /// are counted in the summary and make the exit status 1.

@@ -75,7 +75,7 @@ pub struct RawFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSyslog {
-    /// As `--syslog`: `udp://`, `tcp://` or `tls://HOST:PORT`, `?protocol=...&facility=N`.
+    /// As `--syslog`: `udp://`, `tcp://`, `tls://` or `relp://HOST:PORT`, `?protocol=...&facility=N`.
     pub url: String,
     /// For `tls://`: as `--syslog-ca`, `--syslog-cert`, `--syslog-key`, `--syslog-server-name`.
     pub ca: Option<std::path::PathBuf>,

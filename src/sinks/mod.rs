@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod file_out;
 pub mod format;
 pub mod http_out;
+pub mod relp;
 pub mod spool;
 pub mod syslog;
 pub mod syslog_out;

@@ -3,11 +3,16 @@
 //! counting and send a batch of frames per write.  TLS settings are [`super::tls`]'s;
 //! queueing, spooling and retry are [`super::delivery`]'s.
 //!
+//! `relp://` sends over RELP ([`super::relp`]): a message counts as sent only once
+//! the receiver acknowledged it, and after a broken connection the unacknowledged
+//! rest of the batch is sent again, in order, on the next connection.
+//!
 //! TCP syslog has no acknowledgements: a batch the kernel accepted just before the
 //! receiver died can be lost, and a batch whose write failed half way is sent again
 //! whole (so a receiver may see a few messages twice after a reconnect).
 
 use super::delivery::{Counters, Kind, Message, SendError, Transport};
+use super::relp::RelpConn;
 use super::syslog::{octet_counted, rfc3164, rfc5424, Header, DEFAULT_FACILITY};
 use super::tls::{connect, host_of, TlsClient, TlsSettings, TlsStream};
 use std::io::Write;
@@ -20,6 +25,8 @@ use std::time::Duration;
 const MAX_UDP: usize = 65_000;
 /// Frames per TCP write.
 const TCP_BATCH: usize = 256;
+/// Messages per RELP window (the librelp default window is 128).
+const RELP_BATCH: usize = 128;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyslogTransportKind {
@@ -27,6 +34,8 @@ pub enum SyslogTransportKind {
     Tcp,
     /// TCP with TLS (RFC 5425), octet-counted as over TCP.
     Tls,
+    /// RELP over TCP: every message acknowledged by the receiver.
+    Relp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,10 +58,10 @@ pub struct SyslogTarget {
 
 impl std::str::FromStr for SyslogTarget {
     type Err = String;
-    /// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`, optionally `?protocol=rfc3164` and
+    /// `udp://HOST:PORT`, `tcp://HOST:PORT`, `tls://HOST:PORT` or `relp://HOST:PORT`, optionally `?protocol=rfc3164` and
     /// `&facility=N` (0-23, default 16 = local0).
     fn from_str(s: &str) -> Result<SyslogTarget, String> {
-        let usage = "use udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, optionally ?protocol=rfc5424|rfc3164&facility=0-23";
+        let usage = "use udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT, optionally ?protocol=rfc5424|rfc3164&facility=0-23";
         let (scheme, rest) = s
             .split_once("://")
             .ok_or_else(|| format!("{s:?} has no scheme: {usage}"))?;
@@ -60,6 +69,7 @@ impl std::str::FromStr for SyslogTarget {
             "udp" => SyslogTransportKind::Udp,
             "tcp" => SyslogTransportKind::Tcp,
             "tls" => SyslogTransportKind::Tls,
+            "relp" => SyslogTransportKind::Relp,
             other => return Err(format!("unknown transport {other:?}: {usage}")),
         };
         let (addr, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -105,6 +115,11 @@ pub struct SyslogOut {
     tls: Option<TlsClient>,
     tcp: Option<Stream>,
     udp: Option<(UdpSocket, SocketAddr)>,
+    relp: Option<RelpConn>,
+    /// How many leading messages of the batch being retried the RELP receiver has
+    /// already acknowledged: the delivery core resends a failed batch from its
+    /// front, and those must not be sent twice.
+    relp_acked: usize,
     frame: Vec<u8>,
     msg: Vec<u8>,
 }
@@ -153,6 +168,8 @@ impl SyslogOut {
             tls: None,
             tcp: None,
             udp: None,
+            relp: None,
+            relp_acked: 0,
             frame: Vec::new(),
             msg: Vec::new(),
         }
@@ -232,6 +249,30 @@ impl SyslogOut {
                 }
                 Ok(())
             }
+            SyslogTransportKind::Relp => {
+                if self.relp.is_none() {
+                    self.relp = Some(RelpConn::open(resolve(&self.target.addr)?)?);
+                }
+                let skip = self.relp_acked.min(batch.len());
+                let mut msgs = Vec::with_capacity(batch.len() - skip);
+                for m in &batch[skip..] {
+                    self.message(m);
+                    msgs.push(self.msg.clone());
+                }
+                let mut acked = 0;
+                let r = match &mut self.relp {
+                    Some(c) => c.send_batch(&msgs, &mut acked),
+                    None => Ok(()),
+                };
+                match r {
+                    Ok(()) => self.relp_acked = 0,
+                    Err(_) => {
+                        self.relp_acked = skip + acked;
+                        self.relp = None;
+                    }
+                }
+                r
+            }
             SyslogTransportKind::Tcp | SyslogTransportKind::Tls => {
                 if self.tcp.is_none() {
                     self.tcp = Some(self.open_stream()?);
@@ -260,6 +301,8 @@ impl Transport for SyslogOut {
             // One datagram each: a failure part way must not resend earlier ones.
             SyslogTransportKind::Udp => 1,
             SyslogTransportKind::Tcp | SyslogTransportKind::Tls => TCP_BATCH,
+            // One batch is the RELP window: sent whole, then every ack awaited.
+            SyslogTransportKind::Relp => RELP_BATCH,
         }
     }
 
@@ -271,6 +314,9 @@ impl Transport for SyslogOut {
     fn close(&mut self) {
         if let Some(s) = &mut self.tcp {
             s.close();
+        }
+        if let Some(c) = &mut self.relp {
+            c.close();
         }
     }
 }
@@ -295,6 +341,8 @@ mod tests {
             (t.transport, t.addr.as_str()),
             (SyslogTransportKind::Tls, "syslog.example:6514")
         );
+        let r: SyslogTarget = "relp://127.0.0.1:2514".parse().unwrap();
+        assert_eq!(r.transport, SyslogTransportKind::Relp);
         let u: SyslogTarget = "udp://[::1]:514".parse().unwrap();
         assert_eq!(
             (u.transport, u.facility),
