@@ -16,7 +16,7 @@ i=10; for n in $E $X; do ip netns add $n; ip -n $H link add bwl${P}$i type veth 
  ip -n $H link set bwl${P}$i master $BR; ip -n $H link set bwl${P}$i up; i=$((i+20)); done
 echo '{"containers":[{"id":"e1","name":"es","image":"elasticsearch:8.13","ips":["10.79.0.10"]}]}' > inv.json
 rm -f alerts.jsonl; touch alerts.jsonl
-ip netns exec $H "$BIN" watch -i $BR --containers inv.json --alerts alerts.jsonl -q & W=$!
+ip netns exec $H "$BIN" watch -i $BR --containers inv.json --alerts alerts.jsonl --dedup-window 0 -q & W=$!
 sleep 1.5
 ip netns exec $X python3 -c "
 import socket,threading

@@ -436,7 +436,12 @@ fn check_overlaps(cfg: &OutputsConfig) -> Result<(), String> {
                 o.name
             ));
         }
-        if let SinkSpec::File(f) = &o.sink {
+        // /dev/null takes any number of writers (benchmarks send flows and alerts there).
+        let file = match &o.sink {
+            SinkSpec::File(f) if f.path != Path::new("/dev/null") => Some(f),
+            _ => None,
+        };
+        if let Some(f) = file {
             if let Some((_, other)) = files.iter().find(|(p, _)| *p == f.path.as_path()) {
                 return Err(format!(
                     "outputs {other:?} and {:?} both write {}",
