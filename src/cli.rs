@@ -120,16 +120,10 @@ pub enum RulesCommand {
     },
 }
 
-#[derive(Args, Debug)]
-pub struct ReplayArgs {
-    /// Capture files, read in order as one capture.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-
-    /// Output flags and --config, shared with `watch`.
-    #[command(flatten)]
-    pub output: OutputArgs,
-
+/// Which rules run, and the static inventory naming containers: the same for
+/// `replay` and `watch`.
+#[derive(Args, Debug, Clone)]
+pub struct RuleArgs {
     /// Rule file or folder of *.yaml files; repeatable, loaded in order (later files
     /// override earlier items). Default: the shipped policies built into the binary.
     #[arg(long = "rules", value_name = "PATH")]
@@ -152,6 +146,21 @@ pub struct ReplayArgs {
     /// containers behind addresses in the capture.
     #[arg(long, value_name = "FILE")]
     pub containers: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Capture files, read in order as one capture.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output flags and --config, shared with `watch`.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Rules and the container inventory, shared with `watch`.
+    #[command(flatten)]
+    pub rule: RuleArgs,
 
     /// Only packets matching this BPF filter expression (tcpdump syntax) are processed.
     #[arg(long, value_name = "EXPR")]

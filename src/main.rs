@@ -90,23 +90,12 @@ fn main() -> ExitCode {
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode> {
-    let mut timeouts = Timeouts::default();
-    for t in &args.timeouts {
-        timeouts
-            .set(t)
-            .map_err(|e| anyhow::anyhow!("--timeout {e}"))?;
-    }
+    let timeouts = Timeouts::from_flags(&args.timeouts).map_err(|e| anyhow::anyhow!(e))?;
     if args.max_flows == 0 {
         bail!("--max-flows must be at least 1");
     }
-    let threads = match args.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => n,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8),
-    };
+    let threads =
+        bridgewatch::pipeline::worker_threads(args.threads).map_err(|e| anyhow::anyhow!(e))?;
     let bpf = match &args.bpf {
         Some(expr) => Some(BpfFilter::new(expr).map_err(|e| anyhow::anyhow!(e))?),
         None => None,
@@ -253,30 +242,25 @@ fn load_rules(
     hostname: &str,
     live: Option<&Arc<Metrics>>,
 ) -> Result<Option<Rules>> {
-    if args.no_rules {
+    if args.rule.no_rules {
         if let Some(m) = live {
             m.set_ready(Ready::RulesLoaded);
         }
         return Ok(None);
     }
     let min_priority: Priority = args
+        .rule
         .min_priority
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--min-priority: {e}"))?;
-    let set = if args.rules.is_empty() {
-        RuleSet::load_default()
-    } else if args.default_rules {
-        RuleSet::load_with_defaults(&args.rules)
-    } else {
-        RuleSet::load(&args.rules)
-    }
-    .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
+    let set = RuleSet::load_selected(&args.rule.rules, args.rule.default_rules)
+        .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
     for w in &set.warnings {
-        if !args.quiet && !args.rules.is_empty() {
+        if !args.quiet && !args.rule.rules.is_empty() {
             eprintln!("bridgewatch: {w}");
         }
     }
-    let inventory = match &args.containers {
+    let inventory = match &args.rule.containers {
         Some(p) => {
             Inventory::from_json_file(p).map_err(|e| anyhow::anyhow!("--containers: {e}"))?
         }

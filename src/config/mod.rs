@@ -93,7 +93,7 @@ impl OutputsConfig {
 /// whether rules run: without them and without any output taking alerts, alerts are
 /// not written; with them, alerts go to stdout unless an output takes them.
 pub fn outputs(args: &ReplayArgs, hostname: &str) -> Result<OutputsConfig, String> {
-    outputs_from(&args.output, args.no_rules, hostname)
+    outputs_from(&args.output, args.rule.no_rules, hostname)
 }
 
 /// The outputs of a run (`replay` or `watch`) from the shared output flags: the

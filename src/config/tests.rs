@@ -358,7 +358,7 @@ fn watch_takes_the_same_output_flags_as_replay() {
         crate::cli::Command::Watch(a) => *a,
         _ => unreachable!(),
     };
-    let from_watch = outputs_from(&w.output, w.no_rules, "h").unwrap();
+    let from_watch = outputs_from(&w.output, w.rule.no_rules, "h").unwrap();
     let from_replay = outputs(&args(&flags), "h").unwrap();
     let describe = |c: &OutputsConfig| -> Vec<String> {
         c.outputs

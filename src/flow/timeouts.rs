@@ -55,6 +55,15 @@ pub const TIMEOUT_NAMES: &[&str] = &[
 ];
 
 impl Timeouts {
+    /// Zeek's defaults with every `--timeout NAME=SECS` applied, in order.
+    pub fn from_flags(flags: &[String]) -> Result<Timeouts, String> {
+        let mut t = Timeouts::default();
+        for f in flags {
+            t.set(f).map_err(|e| format!("--timeout {e}"))?;
+        }
+        Ok(t)
+    }
+
     /// Sets one timeout from `NAME=SECONDS` (seconds may be fractional).
     pub fn set(&mut self, spec: &str) -> Result<(), String> {
         let (name, value) = spec

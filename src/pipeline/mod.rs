@@ -50,6 +50,18 @@ pub trait FlowHook: Send {
 /// Makes one [`FlowHook`] per worker.
 pub type HookFactory = Arc<dyn Fn(usize) -> Box<dyn FlowHook> + Send + Sync>;
 
+/// `--threads`: as given (at least 1), else one per CPU, at most 8.
+pub fn worker_threads(flag: Option<usize>) -> Result<usize, String> {
+    match flag {
+        Some(0) => Err("--threads must be at least 1".into()),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8)),
+    }
+}
+
 /// Everything `replay` needs, validated.
 pub struct ReplayOptions {
     pub files: Vec<PathBuf>,

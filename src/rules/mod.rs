@@ -319,6 +319,18 @@ impl RuleSet {
     }
 
     /// The shipped policies in `signatures/`.
+    /// What the flags select: the shipped policies when `paths` is empty, else the
+    /// files (after the shipped ones with `with_defaults`).
+    pub fn load_selected(paths: &[PathBuf], with_defaults: bool) -> Result<RuleSet, LoadErrors> {
+        if paths.is_empty() {
+            RuleSet::load_default()
+        } else if with_defaults {
+            RuleSet::load_with_defaults(paths)
+        } else {
+            RuleSet::load(paths)
+        }
+    }
+
     pub fn load_default() -> Result<RuleSet, LoadErrors> {
         RuleSet::load_with_defaults(&[])
     }

@@ -2,9 +2,8 @@
 //! options grow without touching replay's; turning them into settings happens in
 //! [`super::run`].
 
-use crate::cli::OutputArgs;
+use crate::cli::{OutputArgs, RuleArgs};
 use clap::Args;
-use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct WatchArgs {
@@ -25,26 +24,10 @@ pub struct WatchArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Rule file or folder of *.yaml files; repeatable.  Default: the shipped policies.
-    #[arg(long = "rules", value_name = "PATH")]
-    pub rules: Vec<PathBuf>,
-
-    /// Load the shipped policies first, then the --rules files.
-    #[arg(long)]
-    pub default_rules: bool,
-
-    /// Evaluate no rules at all (flow records only).
-    #[arg(long, conflicts_with_all = ["rules", "default_rules"])]
-    pub no_rules: bool,
-
-    /// Only rules at or above this priority run.
-    #[arg(long, value_name = "LEVEL", default_value = "DEBUG")]
-    pub min_priority: String,
-
-    /// Container inventory (JSON, the format `replay --containers` reads) naming the
-    /// containers behind addresses; each flow end is labelled from it.
-    #[arg(long, value_name = "FILE")]
-    pub containers: Option<PathBuf>,
+    /// --rules, --default-rules, --no-rules, --min-priority, --containers, as for
+    /// replay; watch's --containers entries come before the Docker daemon's.
+    #[command(flatten)]
+    pub rule: RuleArgs,
 
     /// The Docker API that names the containers: unix:///path/to/docker.sock or
     /// tcp://HOST:PORT (default: $DOCKER_HOST, else unix:///var/run/docker.sock).

@@ -67,12 +67,7 @@ fn wall_now() -> Nanos {
 /// Runs `watch` until SIGINT/SIGTERM (or until every capture has ended).
 pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut timeouts = Timeouts::default();
-    for t in &args.timeouts {
-        timeouts
-            .set(t)
-            .map_err(|e| anyhow::anyhow!("--timeout {e}"))?;
-    }
+    let timeouts = Timeouts::from_flags(&args.timeouts).map_err(|e| anyhow::anyhow!(e))?;
     if args.max_flows == 0 {
         bail!("--max-flows must be at least 1");
     }
@@ -81,20 +76,13 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
     let active_timeout = (args.active_timeout > 0.0)
         .then_some((args.active_timeout * NANOS_PER_SEC as f64) as Nanos);
-    let threads = match args.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => n,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(8),
-    };
+    let threads = crate::pipeline::worker_threads(args.threads).map_err(|e| anyhow::anyhow!(e))?;
     // Outputs are validated (and bad flags or a bad --config refused) before
     // anything starts; they are started once the rules have loaded.
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
-    let config = crate::config::outputs_from(&args.output, args.no_rules, &hostname)
+    let config = crate::config::outputs_from(&args.output, args.rule.no_rules, &hostname)
         .map_err(|e| anyhow::anyhow!(e))?;
     // Interfaces watch finds itself it also follows; ones named with -i it does not.
     let following = args.interfaces.is_empty() && !args.sidecar;
@@ -111,7 +99,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         }
     }
 
-    let mut inventory = match &args.containers {
+    let mut inventory = match &args.rule.containers {
         Some(p) => {
             Inventory::from_json_file(p).map_err(|e| anyhow::anyhow!("--containers: {e}"))?
         }
@@ -624,27 +612,13 @@ fn reload_on_sighup(slot: &EngineSlot, reload: &Reloader, stop: &std::sync::atom
 /// Loads the rules as they are now, for a SIGHUP reload.
 type Reloader = Box<dyn Fn() -> Result<Engine, crate::rules::LoadErrors> + Send>;
 
-/// The shipped policies, the given files, or both, as the flags say.
-fn load_rule_set(
-    paths: &[std::path::PathBuf],
-    with_defaults: bool,
-) -> Result<RuleSet, crate::rules::LoadErrors> {
-    if paths.is_empty() {
-        RuleSet::load_default()
-    } else if with_defaults {
-        RuleSet::load_with_defaults(paths)
-    } else {
-        RuleSet::load(paths)
-    }
-}
-
 fn rules_setup(
     args: &WatchArgs,
     inventory: &Arc<SharedInventory>,
     hostname: &str,
     live: Option<&Arc<Metrics>>,
 ) -> Result<Rules> {
-    if args.no_rules {
+    if args.rule.no_rules {
         if let Some(m) = live {
             m.set_ready(Ready::RulesLoaded);
         }
@@ -659,12 +633,13 @@ fn rules_setup(
         });
     }
     let min_priority: Priority = args
+        .rule
         .min_priority
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--min-priority: {e}"))?;
-    let set = load_rule_set(&args.rules, args.default_rules)
+    let set = RuleSet::load_selected(&args.rule.rules, args.rule.default_rules)
         .map_err(|e| anyhow::anyhow!("rules not loaded, nothing was run:\n{e}"))?;
-    if !args.quiet && !args.rules.is_empty() {
+    if !args.quiet && !args.rule.rules.is_empty() {
         for w in &set.warnings {
             eprintln!("bridgewatch: {w}");
         }
@@ -699,9 +674,9 @@ fn rules_setup(
     let slot = Arc::new(EngineSlot::new(engine.clone()));
     let passive_dns_off = passive_dns.is_none();
     // SIGHUP: the same files again; a file that no longer loads leaves the old set.
-    let (paths, with_defaults) = (args.rules.clone(), args.default_rules);
+    let (paths, with_defaults) = (args.rule.rules.clone(), args.rule.default_rules);
     let reload: Reloader = Box::new(move || {
-        let set = load_rule_set(&paths, with_defaults)?;
+        let set = RuleSet::load_selected(&paths, with_defaults)?;
         if set.uses_dns_names() && passive_dns_off {
             tracing::warn!("reloaded rules read DNS names; names stay empty until restart");
         }
