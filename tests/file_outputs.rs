@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::fifo::*;
 use common::http::{Answer, Server};
 use common::pcapgen::PcapBuilder;
 use common::*;
@@ -18,34 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `n` one-packet UDP flows, 10 ms apart; every tenth goes to port 9999 (which the
-/// test rule alerts on).  With the 60 s UDP timeout, flows end steadily as packet
-/// time advances.
-fn udp_flows(n: u32) -> Vec<u8> {
-    let mut b = PcapBuilder::new();
-    for i in 0..n {
-        let src = [10, 0, (i >> 16) as u8, (i >> 8) as u8];
-        let sport = 1024 + (i & 0xff) as u16;
-        let dport = if i % 10 == 0 { 9999 } else { 7000 };
-        b.udp(
-            1_717_243_200_000_000 + u64::from(i) * 10_000,
-            src,
-            sport,
-            [10, 1, 0, 1],
-            dport,
-            20,
-        );
-    }
-    b.bytes
-}
-
-const RULE: &str = "- rule: UDP to 9999\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: WARNING\n";
-
-fn mkfifo(p: &Path) {
-    let ok = Command::new("mkfifo").arg(p).status().unwrap().success();
-    assert!(ok, "mkfifo {}", p.display());
-}
-
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -53,18 +26,6 @@ fn signal(child: &Child, sig: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill {sig}");
-}
-
-/// Kills the child on the way out if a test failed before it ended.
-struct Reap(Option<Child>);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// The child's stderr, line by line, read on a thread of its own.
@@ -105,31 +66,6 @@ impl Stderr {
     fn rest(mut self) -> String {
         self.seen.extend(self.rx.iter());
         self.seen.join("\n")
-    }
-}
-
-/// Opens the pipe's writing end, which blocks until bridgewatch opens it for
-/// reading; fails the test instead of hanging when bridgewatch exited first.
-fn open_pipe(fifo: &Path, child: &mut Reap) -> std::fs::File {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let p = fifo.to_path_buf();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(p));
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(f) = rx.recv_timeout(Duration::from_millis(50)) {
-            return f.unwrap();
-        }
-        if let Some(c) = child.0.as_mut() {
-            if let Ok(Some(st)) = c.try_wait() {
-                panic!("bridgewatch exited ({st}) before reading its input");
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "bridgewatch never opened its input"
-        );
     }
 }
 
@@ -277,7 +213,7 @@ fn sigterm_flushes_flows_and_alerts_spools_the_undelivered_and_exits_0() {
     let down = Server::start(|_| Answer::Status(503, "Service Unavailable"), "{}");
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rule.yaml");
-    std::fs::write(&rules, RULE).unwrap();
+    std::fs::write(&rules, UDP_9999_RULE).unwrap();
     let spool = dir.path().join("spool");
     let events = dir.path().join("events.jsonl");
     let config = |port: u16| {

@@ -8,15 +8,14 @@
 
 mod common;
 
-use common::pcapgen::PcapBuilder;
+use common::fifo::*;
+use common::rsyslog::{free_tcp_port, Rsyslog, RSYSLOGD};
 use common::*;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 const IMRELP: &str = "/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so";
 
 fn have_imrelp(test: &str) -> bool {
@@ -30,84 +29,6 @@ fn have_imrelp(test: &str) -> bool {
         "SKIP {test}: {RSYSLOGD} or {IMRELP} not found (apt-get install rsyslog rsyslog-relp)"
     );
     false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running rsyslogd taking RELP on `port` and appending every message to `out`
-/// as `MSGID MSG`, one per line.
-struct Rsyslog {
-    child: Option<Child>,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, port: u16, out: &Path) -> Rsyslog {
-        let conf = dir.join("rsyslog.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"global(workDirectory="{dir}")
-module(load="imrelp")
-input(type="imrelp" address="127.0.0.1" port="{port}")
-template(name="line" type="string" string="%msgid% %msg%\n")
-*.* action(type="omfile" file="{out}" template="line")
-"#,
-                dir = dir.display(),
-                out = out.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(RSYSLOGD)
-            .args(["-n", "-f"])
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.join("rsyslogd.pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start rsyslogd");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "rsyslogd did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Rsyslog { child: Some(child) }
-    }
-
-    /// SIGTERM by PID, then waits for the exit (rsyslogd writes out its queue).
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Kills bridgewatch (by its PID) on the way out if a test failed before it ended.
-struct Reap(Option<Child>);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 fn lines(p: &Path) -> Vec<String> {
@@ -142,15 +63,31 @@ fn received_alerts(p: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// A real rsyslogd taking RELP on `port`, appending every message to
+/// [`Rsyslog::out_file`] as `MSGID MSG`, one per line.
+fn start_relp(dir: &Path, port: u16) -> Rsyslog {
+    let conf = format!(
+        r#"global(workDirectory="{dir}")
+module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="{port}")
+template(name="line" type="string" string="%msgid% %msg%\n")
+*.* action(type="omfile" file="{out}" template="line")
+"#,
+        dir = dir.display(),
+        out = Rsyslog::out_file(dir).display()
+    );
+    Rsyslog::start(dir, &conf, port)
+}
+
 #[test]
 fn every_alert_arrives_intact_and_in_order_over_relp() {
     if !have_imrelp("every_alert_arrives_intact_and_in_order_over_relp") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let got = dir.path().join("received.log");
-    let _rs = Rsyslog::start(dir.path(), port, &got);
+    let port = free_tcp_port();
+    let got = Rsyslog::out_file(dir.path());
+    let _rs = start_relp(dir.path(), port);
     let alerts = dir.path().join("alerts.jsonl");
     let run = Command::new(bin())
         .args(["replay", "--quiet", "--threads", "1", "--syslog"])
@@ -173,54 +110,6 @@ fn every_alert_arrives_intact_and_in_order_over_relp() {
     assert_eq!(received_alerts(&got, 0), want);
 }
 
-/// `n` one-packet UDP flows, 10 ms apart; every tenth goes to port 9999 (which
-/// the test rule alerts on).  With the 60 s UDP timeout, flows end (and raise their
-/// alerts) steadily as packet time advances through the capture.
-fn udp_flows(n: u32) -> Vec<u8> {
-    let mut b = PcapBuilder::new();
-    for i in 0..n {
-        let src = [10, 0, (i >> 16) as u8, (i >> 8) as u8];
-        let sport = 1024 + (i & 0xff) as u16;
-        let dport = if i % 10 == 0 { 9999 } else { 7000 };
-        b.udp(
-            1_717_243_200_000_000 + u64::from(i) * 10_000,
-            src,
-            sport,
-            [10, 1, 0, 1],
-            dport,
-            20,
-        );
-    }
-    b.bytes
-}
-
-const RULE: &str = "- rule: UDP to 9999\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: WARNING\n";
-
-/// Opens the pipe's writing end (blocks until bridgewatch opens it for reading);
-/// fails instead of hanging when bridgewatch exited first.
-fn open_pipe(fifo: &Path, child: &mut Reap) -> std::fs::File {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let p = fifo.to_path_buf();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(p));
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(f) = rx.recv_timeout(Duration::from_millis(50)) {
-            return f.unwrap();
-        }
-        if let Some(c) = child.0.as_mut() {
-            if let Ok(Some(st)) = c.try_wait() {
-                panic!("bridgewatch exited ({st}) before reading its input");
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "bridgewatch never opened the pipe"
-        );
-    }
-}
-
 #[test]
 fn rsyslog_stopped_and_restarted_mid_stream_gets_every_alert_once_in_order() {
     if !have_imrelp("rsyslog_stopped_and_restarted_mid_stream_gets_every_alert_once_in_order") {
@@ -228,18 +117,14 @@ fn rsyslog_stopped_and_restarted_mid_stream_gets_every_alert_once_in_order() {
     }
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rule.yaml");
-    std::fs::write(&rules, RULE).unwrap();
+    std::fs::write(&rules, UDP_9999_RULE).unwrap();
     let data = udp_flows(60_000);
     let fifo = dir.path().join("in.fifo");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
-    let port = free_port();
-    let got = dir.path().join("received.log");
+    mkfifo(&fifo);
+    let port = free_tcp_port();
+    let got = Rsyslog::out_file(dir.path());
     let alerts = dir.path().join("alerts.jsonl");
-    let mut rs = Rsyslog::start(dir.path(), port, &got);
+    let rs = start_relp(dir.path(), port);
     let child = Command::new(bin())
         .args([
             "replay",
@@ -269,7 +154,7 @@ fn rsyslog_stopped_and_restarted_mid_stream_gets_every_alert_once_in_order() {
     let before = wait_lines(&got, 1).len();
     assert!(before > 0, "rsyslog got alerts before it was stopped");
     // ...then rsyslog goes down in the middle of the stream...
-    rs.stop();
+    drop(rs); // SIGTERM by PID and wait: rsyslogd writes out what it took
     let at_stop = lines(&alerts).len();
     // ...alerts keep coming while it is down...
     pipe.write_all(&data[third..2 * third]).unwrap();
@@ -284,7 +169,7 @@ fn rsyslog_stopped_and_restarted_mid_stream_gets_every_alert_once_in_order() {
     std::thread::sleep(Duration::from_millis(500));
     let while_down = lines(&got).len();
     // ...and it comes back on the same port while the rest streams in.
-    let _rs2 = Rsyslog::start(dir.path(), port, &got);
+    let _rs2 = start_relp(dir.path(), port);
     pipe.write_all(&data[2 * third..]).unwrap();
     drop(pipe);
     let mut c = child.0.take().unwrap();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod fifo;
 pub mod http;
 pub mod pcapgen;
 pub mod rsyslog;
