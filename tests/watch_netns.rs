@@ -86,6 +86,49 @@ impl Drop for Lab {
     }
 }
 
+/// What a started watch says on stderr, gathered by a thread of its own.
+struct WatchLog {
+    stderr: Arc<Mutex<String>>,
+    reader: JoinHandle<()>,
+    pid: libc::pid_t,
+}
+
+impl Lab {
+    /// Starts `cmd` (a watch) as the lab's watch, gathers its stderr and waits until
+    /// it says it is watching.
+    fn start_watch(&mut self, cmd: &mut Command) -> WatchLog {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bridgewatch watch");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err_pipe = child.stderr.take().unwrap();
+        let reader = {
+            let stderr = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                    let mut s = stderr.lock().unwrap();
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            })
+        };
+        let pid = child.id() as libc::pid_t;
+        self.watch = Some(child);
+        assert!(
+            wait_for(&stderr, "watching with", Duration::from_secs(20)),
+            "watch did not start: {}",
+            stderr.lock().unwrap()
+        );
+        WatchLog {
+            stderr,
+            reader,
+            pid,
+        }
+    }
+}
+
 /// Runs `f` on a new thread inside namespace `ns` (setns is per thread).
 fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
     let path = format!("/run/netns/{ns}");
@@ -320,8 +363,8 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
     .unwrap();
     let flows = dir.path().join("flows.jsonl");
     let alerts = dir.path().join("alerts.jsonl");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &host, BIN, "watch", "-i", &br])
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &host, BIN, "watch", "-i", &br])
         .arg("--containers")
         .arg(&inv)
         .arg("--flows")
@@ -335,30 +378,12 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
             "1",
             "--threads",
             "2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bridgewatch watch");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let err_pipe = child.stderr.take().unwrap();
-    let reader = {
-        let stderr = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                let mut s = stderr.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        })
-    };
-    let watch_pid = child.id() as libc::pid_t;
-    lab.watch = Some(child);
-    assert!(
-        wait_for(&stderr, "watching with", Duration::from_secs(20)),
-        "watch did not start: {}",
-        stderr.lock().unwrap()
-    );
+        ]);
+    let WatchLog {
+        stderr,
+        reader,
+        pid: watch_pid,
+    } = lab.start_watch(&mut cmd);
 
     // 1. app → es:9200, TCP: 1000 bytes up, 2000 down (internal).
     let srv = tcp_server(&es, "10.77.0.10", 9200, 2000);
@@ -691,31 +716,13 @@ fn watch_without_interfaces_captures_the_docker_bridges_only() {
     ip(&["-n", &ns, "link", "set", &port, "master", &docker_br]);
     ip(&["-n", &ns, "link", "set", &port, "up"]);
 
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns, BIN, "watch", "--no-rules"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bridgewatch watch");
-    let watch_pid = child.id() as libc::pid_t;
-    let err_pipe = child.stderr.take().unwrap();
-    lab.watch = Some(child);
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let stderr = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                let mut s = stderr.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        })
-    };
-    assert!(
-        wait_for(&stderr, "watching with", Duration::from_secs(20)),
-        "watch did not start: {}",
-        stderr.lock().unwrap()
-    );
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns, BIN, "watch", "--no-rules"]);
+    let WatchLog {
+        stderr,
+        reader,
+        pid: watch_pid,
+    } = lab.start_watch(&mut cmd);
     // SAFETY: signalling the child this test started, by its pid.
     assert_eq!(unsafe { libc::kill(watch_pid, libc::SIGTERM) }, 0);
     let status = lab.watch.take().unwrap().wait().unwrap();
@@ -894,30 +901,11 @@ fn watch_metrics_and_readiness_match_the_summary() {
     } else {
         cmd.arg("--no-docker");
     }
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bridgewatch watch");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let err_pipe = child.stderr.take().unwrap();
-    let reader = {
-        let stderr = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                let mut s = stderr.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        })
-    };
-    let watch_pid = child.id() as libc::pid_t;
-    lab.watch = Some(child);
-    assert!(
-        wait_for(&stderr, "watching with", Duration::from_secs(20)),
-        "watch did not start: {}",
-        stderr.lock().unwrap()
-    );
+    let WatchLog {
+        stderr,
+        reader,
+        pid: watch_pid,
+    } = lab.start_watch(&mut cmd);
     let port: u16 = {
         let err = stderr.lock().unwrap().clone();
         let at = err
