@@ -114,6 +114,17 @@ fn run_flags(svc: &Yaml, network: &str, state: &Path) -> Vec<String> {
     f
 }
 
+/// The image `docker/build-local.sh` makes from this test build's binary, as `image`.
+fn build_local_image(image: &str) {
+    let build = Command::new(repo_path("docker/build-local.sh"))
+        .arg(bin())
+        .arg(image)
+        .current_dir(repo_path("."))
+        .output()
+        .unwrap();
+    ok(&build, "docker/build-local.sh");
+}
+
 #[test]
 fn image_replays_like_the_binary_with_the_host_compose_settings() {
     if !docker_available("docker_image") {
@@ -134,13 +145,7 @@ fn image_replays_like_the_binary_with_the_host_compose_settings() {
         networks: vec![network.clone()],
         images: vec![image.clone(), app_image.clone()],
     };
-    let build = Command::new(repo_path("docker/build-local.sh"))
-        .arg(bin())
-        .arg(&image)
-        .current_dir(repo_path("."))
-        .output()
-        .unwrap();
-    ok(&build, "docker/build-local.sh");
+    build_local_image(&image);
     ok(
         &docker(&["network", "create", &network]),
         "docker network create",
@@ -458,13 +463,7 @@ fn image_watches_a_docker_network_with_the_host_compose_settings() {
         networks: vec![network.clone()],
         images: vec![image.clone(), es_image.clone()],
     };
-    let build = Command::new(repo_path("docker/build-local.sh"))
-        .arg(bin())
-        .arg(&image)
-        .current_dir(repo_path("."))
-        .output()
-        .unwrap();
-    ok(&build, "docker/build-local.sh");
+    build_local_image(&image);
     let work = tempfile::tempdir().unwrap();
     import_busybox_image(&es_image, work.path());
     let third = 100 + pid % 150;
