@@ -79,7 +79,13 @@ pub fn community_id_v1_digest(t: &FlowTuple, seed: u16) -> [u8; 20] {
 pub fn community_id_v1_into(t: &FlowTuple, seed: u16, out: &mut String) {
     let d = community_id_v1_digest(t, seed);
     out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(d, out);
+    // Into a stack buffer: `encode_string`'s chunked encoder was a fifth of this
+    // function's instructions (callgrind, mixed.pcap).
+    let mut b64 = [0u8; 28];
+    match base64::engine::general_purpose::STANDARD.encode_slice(d, &mut b64) {
+        Ok(n) => out.push_str(std::str::from_utf8(&b64[..n]).unwrap_or_default()),
+        Err(_) => base64::engine::general_purpose::STANDARD.encode_string(d, out),
+    }
 }
 
 /// Community ID v1 of the flow `t` (any direction gives the same result).

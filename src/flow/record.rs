@@ -224,19 +224,9 @@ fn write_ip(out: &mut Vec<u8>, ip: &IpAddr) {
     }
 }
 
-/// Decimal digits of `v`.
-pub(crate) fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+/// Decimal digits of `v` (itoa: two digits per step, no division per digit).
+pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Seconds with six decimals (microseconds), like Zeek's `duration`.
