@@ -85,6 +85,25 @@ impl Container {
     }
 }
 
+/// A unicast address beyond the link: what MAC and veth attribution may name.
+fn is_routable_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            !(a.is_unspecified()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast())
+        }
+        IpAddr::V6(a) => {
+            !(a.is_unspecified()
+                || a.is_loopback()
+                || a.is_multicast()
+                || a.is_unicast_link_local())
+        }
+    }
+}
+
 fn live_at(since: Option<Nanos>, until: Option<Nanos>, t: Nanos) -> bool {
     since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u)
 }
@@ -395,14 +414,24 @@ impl Inventory {
     /// Each end: the container its first packet's source MAC belonged to, else the one
     /// its IP belonged to.  Then, when the capture interface is a container's host
     /// veth, that container is one end, overriding: the end whose MAC or IP is its,
-    /// else the originator unless the originator is a host address or another
-    /// container's (a veth carries only its container's traffic, so the end that is
-    /// accounted for otherwise is the far one), else the responder.
+    /// else an end nothing else names (not a host address, not another container's;
+    /// the originator first): a veth carries only its container's traffic, so the end
+    /// that is accounted for otherwise is the far one.
+    ///
+    /// Neither MAC nor veth names an end whose IP is link-scoped (unspecified,
+    /// link-local, multicast, broadcast, loopback): that is the link's housekeeping
+    /// (IPv6 neighbour discovery and MLD from `::` or `fe80::`, DHCP from `0.0.0.0`),
+    /// which the IP leases never name either, not a connection the container made.
     pub fn attribute(&self, rec: &FlowRecord) -> Ends<'_> {
         let t = rec.ts;
         let hosts = [rec.orig_h, rec.resp_h];
+        let routable = hosts.map(is_routable_unicast);
         let macs = [rec.orig_l2_addr, rec.resp_l2_addr];
-        let by_mac = macs.map(|m| m.and_then(|m| self.lookup_mac(m, t)));
+        let by_mac = [0, 1].map(|e| {
+            macs[e]
+                .filter(|_| routable[e])
+                .and_then(|m| self.lookup_mac(m, t))
+        });
         let by_ip = hosts.map(|ip| self.lookup(ip, t));
         let mut ends = Ends::default();
         for e in 0..2 {
@@ -422,17 +451,15 @@ impl Inventory {
         };
         let is_v = |c: Option<&Container>| c.is_some_and(|c| std::ptr::eq(c, v));
         let owns = |e: usize| is_v(by_mac[e]) || is_v(by_ip[e]);
-        let end = if owns(0) {
-            0
-        } else if owns(1) {
-            1
-        } else if ends.container[0].is_none() && !self.is_host(rec.orig_h) {
-            0
-        } else {
-            1
-        };
-        ends.container[end] = Some(v);
-        ends.by[end] = Some(AttributedBy::Veth);
+        let free = |e: usize| ends.container[e].is_none() && routable[e] && !self.is_host(hosts[e]);
+        let end = [0, 1]
+            .into_iter()
+            .find(|&e| owns(e))
+            .or_else(|| [0, 1].into_iter().find(|&e| free(e)));
+        if let Some(end) = end {
+            ends.container[end] = Some(v);
+            ends.by[end] = Some(AttributedBy::Veth);
+        }
         ends
     }
 
@@ -707,6 +734,15 @@ mod tests {
         let mut r = on("172.18.0.9", "203.0.113.5", "vethdb");
         r.ts = crate::rules::tests::T0;
         assert_eq!(names(&inv, &r), [named("new", "ip"), named("db", "veth")]);
+        // Link housekeeping (neighbour discovery from `::`, to a multicast group) is
+        // named neither by the veth nor by the MAC it was sent from.
+        let mut r = on("::", "ff02::16", "vethapp");
+        r.orig_l2_addr = mac("02:42:ac:12:00:02");
+        assert_eq!(names(&inv, &r), [None, None]);
+        r.orig_h = "fe80::42:acff:fe12:2".parse().unwrap();
+        assert_eq!(names(&inv, &r), [None, None]);
+        r.iface = None;
+        assert_eq!(names(&inv, &r), [None, None]);
         // An interface that is no container's veth changes nothing.
         let r = on("172.18.0.2", "172.18.0.3", "br-1234");
         assert_eq!(names(&inv, &r), [named("app", "ip"), named("db", "ip")]);
