@@ -29,6 +29,7 @@ fn packet(i: u32, ts: i64) -> FlowPacket {
         tcp_seq: 0,
         tcp_ack: 0,
         tcp_window: 0,
+        src_mac: [0; 6],
         tunnel: None,
     }
 }

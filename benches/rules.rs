@@ -72,6 +72,8 @@ fn flow(i: u32) -> FlowRecord {
         vlan: None,
         inner_vlan: None,
         iface: None,
+        orig_l2_addr: None,
+        resp_l2_addr: None,
         tunnel: None,
         end_reason: EndReason::Timeout,
     }

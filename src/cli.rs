@@ -59,7 +59,10 @@ pub enum Command {
         long_about = "Capture live with libpcap on one or more interfaces (-i, repeatable; \
         on a container host: each bridge, docker0 and br-*), check every flow against the \
         rules and write alerts (stdout by default) and, with --flows, one JSON flow record \
-        per line with the containers behind both ends (--containers) and the direction.\n\n\
+        per line with the containers behind both ends (--containers and the Docker API) and the \
+        direction. An end is named by the capture interface when it is a container's veth \
+        (-i vethXXXX), else by its first packet's source MAC, else by its IP, each leased by \
+        time.\n\n\
         Quiet flows end on wall-clock time; flows open longer than --active-timeout get \
         interim records. SIGINT or SIGTERM stops the capture, writes every open flow and \
         alert, prints the summary (with kernel and interface drops per interface) and exits 0.\n\n\

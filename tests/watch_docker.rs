@@ -221,24 +221,22 @@ impl Env {
 
     /// Starts container `TAG-name` at `.ipn`; returns its full name.
     fn run(&mut self, name: &str, image: &str, ipn: u32, label: &str) -> String {
+        let (net, ip) = (self.net.clone(), format!("{}.{ipn}", self.prefix));
+        self.run_with(
+            name,
+            image,
+            &["--network", &net, "--ip", &ip, "--label", label],
+        )
+    }
+
+    /// Starts container `TAG-name` with `docker run` options `opts`; returns its full name.
+    fn run_with(&mut self, name: &str, image: &str, opts: &[&str]) -> String {
         let full = format!("{}-{name}", self.tag);
         self.cleanup.containers.push(full.clone());
-        docker_ok(&[
-            "run",
-            "-d",
-            "--name",
-            &full,
-            "--network",
-            &self.net,
-            "--ip",
-            &format!("{}.{ipn}", self.prefix),
-            "--label",
-            label,
-            image,
-            "/bin/busybox",
-            "sleep",
-            "600",
-        ]);
+        let mut args = vec!["run", "-d", "--name", &full];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&[image, "/bin/busybox", "sleep", "600"]);
+        docker_ok(&args);
         full
     }
 
@@ -559,4 +557,217 @@ fn without_i_a_bridge_created_later_is_captured_and_its_removal_is_clean() {
         .unwrap_or_else(|| panic!("no flow to {outside}:8443 in {recs:?}"));
     assert_eq!(r["iface"], env.bridge.as_str());
     assert_eq!(r["orig_container"]["name"], app.as_str());
+}
+
+/// Runs `cmd...` in the network namespace of container `c` (from the host, with the
+/// host's tools: the container itself holds only busybox and no NET_ADMIN).
+fn in_netns_of(c: &str, cmd: &[&str]) {
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", c]);
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(cmd)
+        .output()
+        .expect("run nsenter");
+    assert!(
+        out.status.success(),
+        "nsenter {c} {cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// From container `c`, one ICMP echo to `dst` sent from source address `src`.
+fn ping_from(c: &str, src: &str, dst: &str) {
+    let _ = docker(&[
+        "exec",
+        c,
+        "/bin/busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "-I",
+        src,
+        dst,
+    ]);
+}
+
+#[test]
+fn a_shared_netns_is_one_group_a_mac_names_an_unknown_address_and_host_mode_is_host() {
+    let Some(mut env) = Env::new("watch_docker", "bwg", 218) else {
+        return;
+    };
+    let app_image = env.app_image.clone();
+    let (outside, prefix) = (env.outside.clone(), env.prefix.clone());
+    let at = |n: u32| format!("{prefix}.{n}");
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    // A debugging sidecar in app's namespace: no address of its own.
+    let side = env.run_with(
+        "side",
+        &app_image,
+        &["--network", &format!("container:{app}")],
+    );
+    let db = env.run("db", &app_image, 12, "com.docker.compose.service=db");
+    // An address Docker does not know about, added inside db's namespace.
+    in_netns_of(
+        &db,
+        &[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}/24", at(77)),
+            "dev",
+            "eth0",
+        ],
+    );
+    let hostc = env.run_with("hostnet", &app_image, &["--network", "host"]);
+    let db_mac = docker_ok(&[
+        "inspect",
+        "-f",
+        &format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").MacAddress}}}}",
+            env.net
+        ),
+        &db,
+    ]);
+    // `container.*` fields of the rules see the group's owner.
+    let rules = env.dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Group to 8443\n  desc: test\n  condition: evt.type = connect and fd.rport = 8443 and container.name exists\n  output: '%container.name to %fd.rip:%fd.rport'\n  priority: WARNING\n  tags: [test]\n",
+    )
+    .unwrap();
+    let flows = env.dir.path().join("flows.jsonl");
+    let alerts = env.dir.path().join("alerts.jsonl");
+    let (f, a, r) = (
+        flows.display().to_string(),
+        alerts.display().to_string(),
+        rules.display().to_string(),
+    );
+    let rx = env.watch(&["--flows", &f, "--alerts", &a, "--rules", &r]);
+    wait_line(&rx, "inventory synced", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(500));
+
+    talk(&side, &outside, 8443);
+    ping_from(&db, &at(77), &outside);
+    ping_from(&hostc, &at(1), &outside);
+    std::thread::sleep(Duration::from_millis(500));
+    env.stop_watch();
+    let recs = json_lines(&std::fs::read(&flows).unwrap());
+    let find = |src: &str, proto: &str| -> &Value {
+        recs.iter()
+            .find(|r| r["orig_h"] == src && r["resp_h"] == outside.as_str() && r["proto"] == proto)
+            .unwrap_or_else(|| panic!("no {proto} flow {src} -> {outside} in {recs:?}"))
+    };
+
+    // The sidecar's connection leaves from app's address: app's group, both named.
+    let g = find(&at(11), "tcp");
+    assert_eq!(g["orig_container"]["name"], app.as_str(), "{g}");
+    assert_eq!(
+        g["orig_container"]["netns_members"],
+        serde_json::json!([side]),
+        "{g}"
+    );
+    assert_eq!(g["orig_container"]["attributed_by"], "mac", "{g}");
+    assert_eq!(g["direction"], "outbound");
+    let alerts = json_lines(&std::fs::read(&alerts).unwrap());
+    let out: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Group to 8443")
+        .filter_map(|a| a["output"].as_str())
+        .collect();
+    assert_eq!(out, vec![format!("{app} to {outside}:8443")], "{alerts:?}");
+
+    // No inventory entry holds .77; the frame's source MAC is db's.
+    let m = find(&at(77), "icmp");
+    assert_eq!(m["orig_l2_addr"], db_mac.as_str(), "{m}");
+    assert_eq!(m["orig_container"]["name"], db.as_str(), "{m}");
+    assert_eq!(m["orig_container"]["attributed_by"], "mac", "{m}");
+    assert_eq!(m["direction"], "outbound");
+    assert!(m["resp_l2_addr"].is_string(), "the outside answered: {m}");
+
+    // A host-network container sends as the host: the flow is the host's.
+    let h = find(&at(1), "icmp");
+    assert_eq!(h["direction"], "host", "{h}");
+    assert!(h["orig_container"].is_null(), "{h}");
+    let _ = hostc;
+}
+
+/// The host-side veth of container `c`: the host interface whose index is its
+/// eth0's peer (`iflink`).
+fn host_veth_of(c: &str) -> String {
+    let peer = docker_ok(&[
+        "exec",
+        c,
+        "/bin/busybox",
+        "cat",
+        "/sys/class/net/eth0/iflink",
+    ]);
+    for e in std::fs::read_dir("/sys/class/net").unwrap() {
+        let e = e.unwrap();
+        let idx = std::fs::read_to_string(e.path().join("ifindex")).unwrap_or_default();
+        if idx.trim() == peer {
+            return e.file_name().to_string_lossy().into_owned();
+        }
+    }
+    panic!("no host interface with index {peer}");
+}
+
+#[test]
+fn a_capture_on_a_containers_veth_names_it_by_the_veth() {
+    let Some(mut env) = Env::new("watch_docker", "bwv", 219) else {
+        return;
+    };
+    let app_image = env.app_image.clone();
+    let (outside, prefix) = (env.outside.clone(), env.prefix.clone());
+    let at = |n: u32| format!("{prefix}.{n}");
+    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
+    let side = env.run_with(
+        "side",
+        &app_image,
+        &["--network", &format!("container:{app}")],
+    );
+    let db = env.run("db", &app_image, 12, "com.docker.compose.service=db");
+    let veth = host_veth_of(&app);
+    let flows = env.dir.path().join("flows.jsonl").display().to_string();
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "watch",
+        "-i",
+        &veth,
+        "--active-timeout",
+        "0",
+        "--flows",
+        &flows,
+    ]);
+    let rx = env.start(cmd);
+    wait_line(&rx, "inventory synced", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(500));
+
+    talk(&side, &outside, 8443);
+    talk(&db, &at(11), 9200); // nobody listens in app: refused
+    std::thread::sleep(Duration::from_millis(500));
+    env.stop_watch();
+    let recs = json_lines(&std::fs::read(&flows).unwrap());
+    let find = |src: &str, dst: &str, port: u64| -> &Value {
+        recs.iter()
+            .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
+            .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
+    };
+    let out = find(&at(11), &outside, 8443);
+    assert_eq!(out["iface"], veth.as_str());
+    assert_eq!(out["orig_container"]["name"], app.as_str(), "{out}");
+    assert_eq!(out["orig_container"]["attributed_by"], "veth", "{out}");
+    assert_eq!(
+        out["orig_container"]["netns_members"],
+        serde_json::json!([side])
+    );
+    assert!(out["resp_container"].is_null());
+    // Into app: db by its frame's MAC, app by the veth it was captured on.
+    let into = find(&at(12), &at(11), 9200);
+    assert_eq!(into["orig_container"]["name"], db.as_str(), "{into}");
+    assert_eq!(into["orig_container"]["attributed_by"], "mac", "{into}");
+    assert_eq!(into["resp_container"]["name"], app.as_str(), "{into}");
+    assert_eq!(into["resp_container"]["attributed_by"], "veth", "{into}");
+    assert_eq!(into["direction"], "internal");
 }

@@ -434,6 +434,15 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
     .join()
     .unwrap();
     udp_srv.join().unwrap();
+    // 4b. From an address the inventory does not list (added inside app's namespace):
+    //     one datagram to ext:5002, where nobody listens.
+    ip(&["-n", &app, "addr", "add", "10.77.0.21/24", "dev", "eth0"]);
+    in_ns(&app, || {
+        let s = UdpSocket::bind("10.77.0.21:41001").unwrap();
+        s.send_to(&[b'm'; 20], "10.77.0.30:5002").unwrap();
+    })
+    .join()
+    .unwrap();
     // 5. A long-lived connection, app → es:9201: 8 × 10 bytes over 2.1 s, longer than
     //    the 1 s active timeout; meanwhile the UDP flow goes quiet past its 1 s timeout.
     let srv = tcp_server(&es, "10.77.0.10", 9201, 0);
@@ -527,6 +536,11 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
     assert_eq!(r["resp_container"]["id"], "e5e5e5e5e5e5");
     assert_eq!(r["resp_container"]["image"], "elasticsearch:8.13");
     assert_eq!(r["resp_container"]["network"], "search_default");
+    // Each side's first frame's source MAC, and the inventory's MAC leases name both.
+    assert_eq!(r["orig_l2_addr"], "02:42:0a:4d:00:14", "{r}");
+    assert_eq!(r["resp_l2_addr"], "02:42:0a:4d:00:0a", "{r}");
+    assert_eq!(r["orig_container"]["attributed_by"], "mac", "{r}");
+    assert_eq!(r["resp_container"]["attributed_by"], "mac", "{r}");
 
     // 2. Outbound from the Elasticsearch container; the outside end is no container.
     for port in [9300, 8443] {
@@ -585,6 +599,16 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
     );
     assert_eq!(r["direction"], "outbound", "{r}");
     assert_eq!(r["end_reason"], "timeout", "{r}");
+    // The outside host is no container, whatever MAC it sent from.
+    assert_eq!(r["resp_l2_addr"], "02:42:0a:4d:00:1e", "{r}");
+    assert!(r["resp_container"].is_null(), "{r}");
+
+    // 4b. An address no entry holds: app's MAC lease names it.
+    let r = find("udp", "10.77.0.21", "10.77.0.30", 5002);
+    assert_eq!(r["orig_l2_addr"], "02:42:0a:4d:00:14", "{r}");
+    assert_eq!(r["orig_container"]["name"], "shop-api-1", "{r}");
+    assert_eq!(r["orig_container"]["attributed_by"], "mac", "{r}");
+    assert_eq!(r["direction"], "outbound", "{r}");
 
     // 5. The long-lived flow: interim records while open, then the final one.
     let r = find("tcp", "10.77.0.20", "10.77.0.10", 9201);

@@ -42,6 +42,8 @@ fuzz_target!(|data: &[u8]| {
         vlan: None,
         inner_vlan: None,
         iface: None,
+        orig_l2_addr: None,
+        resp_l2_addr: None,
         tunnel: None,
         end_reason: EndReason::Timeout,
     };

@@ -71,6 +71,11 @@ impl LiveInventory {
                     c.macs = old.macs;
                     c.networks = old.networks;
                 }
+                // Its veths are gone too, but a flow of its last moments is written
+                // after it ended and still names it by the veth it was captured on.
+                if c.veths.is_empty() {
+                    c.veths = old.veths;
+                }
                 if c.since.is_none() {
                     c.since = old.since;
                 }

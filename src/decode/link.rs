@@ -130,6 +130,14 @@ pub(crate) fn ethernet(data: &[u8]) -> Result<LinkOut<'_>, DecodeError> {
     ethertype(eth.ether_type().0, rest, [NO_VLAN; 2])
 }
 
+/// The source address of an Ethernet frame ([`super::NO_MAC`] if too short to hold one).
+#[inline]
+pub(crate) fn ethernet_src(data: &[u8]) -> [u8; 6] {
+    data.get(6..12)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or(super::NO_MAC)
+}
+
 /// Follows an ethertype chain (VLAN tags, MPLS, PPPoE) to IP.
 fn ethertype(mut et: u16, mut data: &[u8], mut vlan: [u16; 2]) -> Result<LinkOut<'_>, DecodeError> {
     let mut tags = 0usize;

@@ -47,7 +47,10 @@ pub const MAX_TUNNEL_DEPTH: u8 = 4;
 /// Responses from this UDP port feed passive DNS.
 const DNS_PORT: u16 = 53;
 
-use crate::capture::PacketHeader;
+/// [`FlowPacket::src_mac`] of a packet whose link type has no MAC addresses.
+pub const NO_MAC: [u8; 6] = [0; 6];
+
+use crate::capture::{LinkType, PacketHeader};
 use crate::flow::key::{AddrFamily, FlowTuple, NO_VLAN};
 use crate::passive_dns::PassiveDns;
 use crate::time::Nanos;
@@ -112,6 +115,9 @@ pub struct FlowPacket {
     pub tcp_seq: u32,
     pub tcp_ack: u32,
     pub tcp_window: u16,
+    /// Ethernet source address of the frame (the inner frame's for a tunnel with
+    /// an Ethernet payload); all zero for link types without one.
+    pub src_mac: [u8; 6],
     /// Set on inner packets of a tunnel.
     pub tunnel: Option<TunnelParent>,
 }
@@ -223,6 +229,7 @@ struct Ctx {
     ts: Nanos,
     iface: u16,
     vlan: [u16; 2],
+    src_mac: [u8; 6],
     tunnel: Option<TunnelParent>,
     depth: u8,
 }
@@ -259,6 +266,11 @@ impl Decoder {
             ts: hdr.ts,
             iface: hdr.iface,
             vlan: lo.vlan,
+            src_mac: if hdr.link == LinkType::Ethernet {
+                link::ethernet_src(data)
+            } else {
+                NO_MAC
+            },
             tunnel: None,
             depth: 0,
         };
@@ -348,6 +360,7 @@ impl Decoder {
             tcp_seq: t.tcp_seq,
             tcp_ack: t.tcp_ack,
             tcp_window: t.tcp_window,
+            src_mac: ctx.src_mac,
             tunnel: ctx.tunnel,
         });
         if proto == transport::UDP && t.sport == DNS_PORT {
@@ -373,9 +386,13 @@ impl Decoder {
             tunnel::InnerLink::Ethernet => {
                 let lo = link::ethernet(inner.data)?;
                 ictx.vlan = lo.vlan;
+                ictx.src_mac = link::ethernet_src(inner.data);
                 self.ip(ictx, lo.l3, lo.data, out)
             }
-            tunnel::InnerLink::Ip(l3) => self.ip(ictx, l3, inner.data, out),
+            tunnel::InnerLink::Ip(l3) => {
+                ictx.src_mac = NO_MAC;
+                self.ip(ictx, l3, inner.data, out)
+            }
         }
     }
 }
@@ -441,6 +458,20 @@ mod tests {
 
     const A: [u8; 4] = [10, 0, 0, 1];
     const B: [u8; 4] = [10, 0, 0, 2];
+
+    #[test]
+    fn ethernet_source_mac_is_carried_and_other_links_have_none() {
+        let mut d = Decoder::new(DecodeConfig::default());
+        let ip = v4(6, A, B, &tcp(40000, 80, 0x02, 0));
+        let mut frame = eth(0x0800, &ip);
+        frame[6..12].copy_from_slice(&[0x02, 0x42, 0xac, 0x12, 0x00, 0x05]);
+        let (r, out) = run(&mut d, LinkType::Ethernet, &frame);
+        r.unwrap();
+        assert_eq!(out[0].src_mac, [0x02, 0x42, 0xac, 0x12, 0x00, 0x05]);
+        let (r, out) = run(&mut d, LinkType::Raw, &ip);
+        r.unwrap();
+        assert_eq!(out[0].src_mac, NO_MAC);
+    }
 
     #[test]
     fn ethernet_vlan_tcp() {

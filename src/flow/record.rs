@@ -55,6 +55,54 @@ pub struct TunnelInfo {
     pub outer_resp_h: IpAddr,
 }
 
+/// A 48-bit MAC address, written `aa:bb:cc:dd:ee:ff` (lowercase, as Zeek and
+/// Docker write it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl std::fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl std::str::FromStr for MacAddr {
+    type Err = ();
+    /// Six hex pairs separated by `:` or `-`, either case.
+    fn from_str(s: &str) -> Result<MacAddr, ()> {
+        let mut out = [0u8; 6];
+        let mut parts = s.split([':', '-']);
+        for b in out.iter_mut() {
+            let p = parts.next().ok_or(())?;
+            if p.len() != 2 {
+                return Err(());
+            }
+            *b = u8::from_str_radix(p, 16).map_err(|_| ())?;
+        }
+        match parts.next() {
+            None => Ok(MacAddr(out)),
+            Some(_) => Err(()),
+        }
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The record's form of a flow side's first source MAC: all zero means none.
+#[inline]
+pub fn mac_of(b: [u8; 6]) -> Option<MacAddr> {
+    (b != [0; 6]).then_some(MacAddr(b))
+}
+
 /// One finished flow, in originator/responder terms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FlowRecord {
@@ -86,6 +134,12 @@ pub struct FlowRecord {
     pub inner_vlan: Option<u16>,
     /// Interface name from the capture (pcapng `if_name`), or its index when unnamed.
     pub iface: Option<std::sync::Arc<str>>,
+    /// Ethernet source address of the originator's first packet (Zeek's
+    /// `orig_l2_addr`); `None` for link types without MACs.
+    pub orig_l2_addr: Option<MacAddr>,
+    /// Ethernet source address of the responder's first packet; `None` when the
+    /// responder sent nothing or the link type has no MACs.
+    pub resp_l2_addr: Option<MacAddr>,
     pub tunnel: Option<TunnelInfo>,
     pub end_reason: EndReason,
 }
@@ -179,6 +233,10 @@ impl FlowRecord {
             Some(i) => write_json_str(out, i),
             None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(br#","orig_l2_addr":"#);
+        write_opt_mac(out, self.orig_l2_addr);
+        out.extend_from_slice(br#","resp_l2_addr":"#);
+        write_opt_mac(out, self.resp_l2_addr);
         out.extend_from_slice(br#","tunnel":"#);
         match &self.tunnel {
             None => out.extend_from_slice(b"null"),
@@ -205,6 +263,23 @@ fn write_opt_u64(out: &mut Vec<u8>, v: Option<u16>) {
         Some(v) => write_u64(out, v as u64),
         None => out.extend_from_slice(b"null"),
     }
+}
+
+fn write_opt_mac(out: &mut Vec<u8>, mac: Option<MacAddr>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let Some(MacAddr(b)) = mac else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    out.push(b'"');
+    for (i, byte) in b.iter().enumerate() {
+        if i > 0 {
+            out.push(b':');
+        }
+        out.push(HEX[(byte >> 4) as usize]);
+        out.push(HEX[(byte & 0xf) as usize]);
+    }
+    out.push(b'"');
 }
 
 fn write_ip(out: &mut Vec<u8>, ip: &IpAddr) {
@@ -312,6 +387,8 @@ impl Serialize for FlowRecord {
         m.serialize_entry("vlan", &self.vlan)?;
         m.serialize_entry("inner_vlan", &self.inner_vlan)?;
         m.serialize_entry("iface", &self.iface.as_deref())?;
+        m.serialize_entry("orig_l2_addr", &self.orig_l2_addr)?;
+        m.serialize_entry("resp_l2_addr", &self.resp_l2_addr)?;
         m.serialize_entry("tunnel", &self.tunnel)?;
         m.serialize_entry("end_reason", &self.end_reason)?;
         m.end()
@@ -342,6 +419,7 @@ mod tests {
         r.resp_h = "2001:db8::2".parse().unwrap();
         r.vlan = None;
         r.inner_vlan = Some(7);
+        r.orig_l2_addr = Some(MacAddr([0x02, 0x42, 0xac, 0x12, 0x00, 0x0a]));
         r.tunnel = Some(TunnelInfo {
             kind: "vxlan",
             vni: Some(42),
@@ -396,6 +474,8 @@ mod tests {
             "history",
             "community_id",
             "iface",
+            "orig_l2_addr",
+            "resp_l2_addr",
         ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }
@@ -424,8 +504,31 @@ mod tests {
             vlan: Some(42),
             inner_vlan: None,
             iface: None,
+            orig_l2_addr: None,
+            resp_l2_addr: None,
             tunnel: None,
             end_reason: EndReason::Timeout,
         }
+    }
+
+    #[test]
+    fn mac_addresses_parse_and_print_as_docker_writes_them() {
+        let m: MacAddr = "02:42:AC:12:00:0a".parse().unwrap();
+        assert_eq!(m.0, [0x02, 0x42, 0xac, 0x12, 0x00, 0x0a]);
+        assert_eq!(m.to_string(), "02:42:ac:12:00:0a");
+        assert_eq!("02-42-ac-12-00-0a".parse::<MacAddr>(), Ok(m));
+        for bad in [
+            "",
+            "02:42:ac:12:00",
+            "02:42:ac:12:00:0a:01",
+            "2:42:ac:12:00:0a",
+            "zz:42:ac:12:00:0a",
+        ] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+        }
+        let mut out = Vec::new();
+        write_opt_mac(&mut out, Some(m));
+        assert_eq!(out, br#""02:42:ac:12:00:0a""#);
+        assert_eq!(mac_of([0; 6]), None);
     }
 }

@@ -13,13 +13,13 @@ use super::community_id::community_id_v1;
 use super::index::{prefetch, FlowIndex};
 use super::key::{to_ip, FlowKey, FlowTuple, NO_VLAN};
 use super::origin::{first_sender_is_responder, UdpTracker};
-use super::record::{proto_name, EndReason, FlowRecord, TunnelInfo};
+use super::record::{mac_of, proto_name, EndReason, FlowRecord, TunnelInfo};
 use super::tcp::{TcpPhase, TcpSegment, TcpTracker};
 use super::timeouts::Timeouts;
 use super::timers::TimerWheel;
 use super::Side;
 use crate::capture::IfaceNames;
-use crate::decode::{FlowPacket, TunnelKind, TunnelParent};
+use crate::decode::{FlowPacket, TunnelKind, TunnelParent, NO_MAC};
 use crate::time::Nanos;
 use std::sync::Arc;
 
@@ -81,6 +81,9 @@ struct Flow {
     armed_expiry: Nanos,
     iface: u16,
     vlan: [u16; 2],
+    /// Ethernet source address of each side's first packet ([`NO_MAC`] until then,
+    /// or when the link type has none): MAC-lease attribution reads it from the record.
+    l2: [[u8; 6]; 2],
     /// Side A is the key's `hi` end.
     a_is_hi: bool,
     live: bool,
@@ -406,6 +409,7 @@ impl FlowTable {
             armed_expiry: Nanos::MAX,
             iface: p.iface,
             vlan: p.vlan,
+            l2: [NO_MAC; 2],
             a_is_hi: swapped,
             live: true,
         };
@@ -439,6 +443,9 @@ impl FlowTable {
         let f = &mut self.slab[slot as usize];
         let side = side_of(f, swapped);
         let i = side.index();
+        if f.pkts[i] == 0 {
+            f.l2[i] = p.src_mac;
+        }
         f.pkts[i] += 1;
         f.ip_bytes[i] += p.ip_len as u64;
         if p.ts > f.last_ts {
@@ -614,6 +621,8 @@ impl FlowTable {
             vlan: (f.vlan[0] != NO_VLAN).then_some(f.vlan[0]),
             inner_vlan: (f.vlan[1] != NO_VLAN).then_some(f.vlan[1]),
             iface: self.iface_name(f.iface),
+            orig_l2_addr: mac_of(f.l2[orig.index()]),
+            resp_l2_addr: mac_of(f.l2[resp.index()]),
             tunnel,
             end_reason: reason,
         }
@@ -721,6 +730,7 @@ mod tests {
             tcp_seq: 0,
             tcp_ack: 0,
             tcp_window: 0,
+            src_mac: NO_MAC,
             tunnel: None,
         }
     }
@@ -861,6 +871,30 @@ mod tests {
             assert_eq!(r.conn_state, "SHR");
             assert_eq!(r.history, "^d");
         }
+    }
+
+    #[test]
+    fn each_side_keeps_the_source_mac_of_its_first_packet() {
+        let mut t = FlowTable::new(config(10));
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let with_mac = |mut p: FlowPacket, m: u8| {
+            p.src_mac = [2, 0, 0, 0, 0, m];
+            p
+        };
+        t.process(&with_mac(udp(S, a, 40000, b, 9999, 10), 0xa1));
+        t.process(&with_mac(udp(S + 1, a, 40000, b, 9999, 10), 0xa2));
+        t.process(&with_mac(udp(S + 2, b, 9999, a, 40000, 10), 0xb1));
+        // A one-way flow: no responder MAC.
+        t.process(&with_mac(udp(S, a, 40001, b, 9999, 10), 0xa3));
+        t.flush();
+        let mut r = records(&mut t);
+        r.sort_by_key(|r| r.orig_p);
+        let mac = |m: u8| Some(crate::flow::record::MacAddr([2, 0, 0, 0, 0, m]));
+        assert_eq!(
+            (r[0].orig_l2_addr, r[0].resp_l2_addr),
+            (mac(0xa1), mac(0xb1))
+        );
+        assert_eq!((r[1].orig_l2_addr, r[1].resp_l2_addr), (mac(0xa3), None));
     }
 
     #[test]

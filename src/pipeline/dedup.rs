@@ -216,6 +216,8 @@ mod tests {
             vlan: None,
             inner_vlan: None,
             iface: None,
+            orig_l2_addr: None,
+            resp_l2_addr: None,
             tunnel: None,
             end_reason: EndReason::Timeout,
         };

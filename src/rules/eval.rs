@@ -12,7 +12,7 @@ use super::alert::{escape_into, Alert, AlertContainer, FieldValue, Priority};
 use super::compile::FastBuild;
 use super::compile::{glob_match, StrM, View, DIRECTIONS, N};
 use super::fields::{CField, Field, Role};
-use super::inventory::{Container, Inventory, SharedInventory};
+use super::inventory::{Container, Ends, Inventory, SharedInventory};
 use super::{OutPart, RuleSet};
 use crate::flow::record::FlowRecord;
 use crate::time::Nanos;
@@ -596,11 +596,15 @@ impl N {
 }
 
 /// A flow's direction as rules and alerts name it (`outbound`, `inbound`, `internal`,
-/// `host` or `external`), from which ends the inventory knows at the flow's start:
-/// the one definition flow records (`watch`) and alerts share.
+/// `host` or `external`), from which ends the inventory knows at the flow's start
+/// ([`Inventory::attribute`]): the one definition flow records (`watch`) and alerts share.
 pub fn flow_direction(inv: &Inventory, rec: &FlowRecord) -> &'static str {
-    let cc = inv.lookup(rec.orig_h, rec.ts).is_some();
-    let sc = inv.lookup(rec.resp_h, rec.ts).is_some();
+    flow_direction_of(inv, rec, &inv.attribute(rec))
+}
+
+/// [`flow_direction`] for ends already attributed.
+pub fn flow_direction_of(inv: &Inventory, rec: &FlowRecord, ends: &Ends<'_>) -> &'static str {
+    let [cc, sc] = ends.container.map(|c| c.is_some());
     DIRECTIONS
         .get(direction(inv, rec, cc, sc))
         .copied()
@@ -645,8 +649,7 @@ impl Evaluator {
             (self.inv_version, self.inv) = inner.inv.snapshot();
         }
         let scratch = &mut self.scratch;
-        let cc = self.inv.lookup(rec.orig_h, rec.ts);
-        let sc = self.inv.lookup(rec.resp_h, rec.ts);
+        let [cc, sc] = self.inv.attribute(rec).container;
         let dir = direction(&self.inv, rec, cc.is_some(), sc.is_some());
         let cont = [cc, sc];
         if cc.is_some() || sc.is_none() {

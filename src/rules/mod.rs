@@ -21,9 +21,14 @@ pub mod yaml;
 
 pub use alert::{Alert, AlertContainer, FieldValue, Priority};
 pub use check::check_paths;
-pub use eval::{flow_direction, Engine, EngineOptions, EngineSlot, Evaluator, NameLookup, NoNames};
+pub use eval::{
+    flow_direction, flow_direction_of, Engine, EngineOptions, EngineSlot, Evaluator, NameLookup,
+    NoNames,
+};
 pub use fields::fields_help;
-pub use inventory::{Container, Inventory, InventoryError, SharedInventory};
+pub use inventory::{
+    AttributedBy, Container, Ends, Inventory, InventoryError, NetnsMember, SharedInventory,
+};
 pub use loader::Diag;
 
 use compile::{Compiler, N};

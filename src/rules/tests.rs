@@ -4,9 +4,9 @@
 use super::*;
 use crate::flow::record::{proto_name, EndReason, FlowRecord};
 
-const T0: i64 = 1_700_000_000_000_000_000;
+pub(crate) const T0: i64 = 1_700_000_000_000_000_000;
 
-fn flow(c: &str, cp: u16, s: &str, sp: u16, proto: u8) -> FlowRecord {
+pub(crate) fn flow(c: &str, cp: u16, s: &str, sp: u16, proto: u8) -> FlowRecord {
     FlowRecord {
         ts: T0,
         end: T0 + 2_000_000_000,
@@ -29,6 +29,8 @@ fn flow(c: &str, cp: u16, s: &str, sp: u16, proto: u8) -> FlowRecord {
         vlan: None,
         inner_vlan: None,
         iface: None,
+        orig_l2_addr: None,
+        resp_l2_addr: None,
         tunnel: None,
         end_reason: EndReason::Timeout,
     }

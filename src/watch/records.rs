@@ -3,15 +3,17 @@
 //! behind both ends.  A record is replay's JSON line with four keys added before the
 //! closing brace: `interim` (an active-timeout snapshot of a flow still open),
 //! `direction` (the rules' definition, [`flow_direction`]), and `orig_container` /
-//! `resp_container` (id, name, image, labels, network, or null), looked up in the
-//! inventory by each end's address at the flow's start, so an address a container
-//! held earlier names the container that held it then (the inventory's leases).
+//! `resp_container` (id, name, image, labels, network, how it was found, the members
+//! of a shared network namespace; or null), from [`Inventory::attribute`]: the
+//! capture veth, then each end's first source MAC, then its IP, at the flow's start,
+//! so an address a container held earlier names the container that held it then
+//! (the inventory's leases).
 
 use crate::flow::record::FlowRecord;
 use crate::pipeline::alerts::RuleHook;
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::FlowHook;
-use crate::rules::{flow_direction, Container, Inventory, SharedInventory};
+use crate::rules::{flow_direction_of, AttributedBy, Container, Inventory, SharedInventory};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,6 +82,9 @@ struct ContainerJson<'a> {
     image: &'a str,
     labels: &'a BTreeMap<String, String>,
     network: Option<&'a str>,
+    attributed_by: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    netns_members: Vec<&'a str>,
 }
 
 impl RecordWriter {
@@ -123,16 +128,22 @@ pub fn write_attributed(inv: &Inventory, r: &FlowRecord, interim: bool, out: &mu
     } else {
         br#","interim":false,"direction":""#
     });
-    out.extend_from_slice(flow_direction(inv, r).as_bytes());
+    let ends = inv.attribute(r);
+    out.extend_from_slice(flow_direction_of(inv, r, &ends).as_bytes());
     out.extend_from_slice(br#"","orig_container":"#);
-    write_container(out, inv.lookup(r.orig_h, r.ts));
+    write_container(out, ends.container[0], ends.by[0], r.ts);
     out.extend_from_slice(br#","resp_container":"#);
-    write_container(out, inv.lookup(r.resp_h, r.ts));
+    write_container(out, ends.container[1], ends.by[1], r.ts);
     out.extend_from_slice(b"}\n");
 }
 
-fn write_container(out: &mut Vec<u8>, c: Option<&Container>) {
-    let Some(c) = c else {
+fn write_container(
+    out: &mut Vec<u8>,
+    c: Option<&Container>,
+    by: Option<AttributedBy>,
+    ts: crate::time::Nanos,
+) {
+    let (Some(c), Some(by)) = (c, by) else {
         out.extend_from_slice(b"null");
         return;
     };
@@ -142,6 +153,8 @@ fn write_container(out: &mut Vec<u8>, c: Option<&Container>) {
         image: &c.image,
         labels: &c.labels,
         network: c.network.as_deref(),
+        attributed_by: by.as_str(),
+        netns_members: c.netns_members_at(ts).collect(),
     };
     // Serialising plain strings and a string map into a Vec cannot fail; a null keeps
     // the line valid JSON if it ever did.
@@ -180,6 +193,8 @@ mod tests {
             vlan: None,
             inner_vlan: None,
             iface: Some("br0".into()),
+            orig_l2_addr: None,
+            resp_l2_addr: None,
             tunnel: None,
             end_reason: EndReason::Timeout,
         }

@@ -34,6 +34,8 @@ fn record() -> FlowRecord {
         vlan: Some(7),
         inner_vlan: None,
         iface: None,
+        orig_l2_addr: None,
+        resp_l2_addr: None,
         tunnel: None,
         end_reason: EndReason::Timeout,
     }
