@@ -9,6 +9,15 @@
 //! to the shared writer in chunks (at [`CHUNK`] bytes and after every batch), so
 //! workers never contend per record; remote outputs get a [`Message`] on their
 //! queue, which never blocks.
+//!
+//! Reload (`watch`, SIGHUP): [`Outputs::reload`] starts the outputs a new config
+//! adds, publishes the new set of routes in a [`RouteSlot`], and each fan-out moves
+//! to it at its next event or flush, after handing its buffered lines to the old
+//! writers.  An output that stays the same (same name and settings, see
+//! [`same_output`]) is the same running writer or [`Delivery`] in both sets, so its
+//! queue, spool and the order of its events go on untouched.  Once no fan-out uses
+//! the old set (or the flush deadline passed), the outputs it alone had are drained
+//! and stopped like at the end of a run, and their counters join the summary.
 
 use super::output::{SharedWriter, CHUNK};
 use crate::config::{OutputSpec, OutputsConfig, SinkSpec};
@@ -16,11 +25,12 @@ use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Priority};
 use crate::sinks::delivery::{Counters, Delivery, Kind, Message, OutputHandle, SenderStats};
 use crate::sinks::file_out::RotatingFile;
-use crate::sinks::format::{syslog_severity, Format};
+use crate::sinks::format::{syslog_severity, FlowContext, Format};
 use crate::sinks::http_out::HttpOut;
 use crate::sinks::syslog_out::SyslogOut;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Syslog severity of a flow record (informational).
 const FLOW_SEVERITY: u8 = 6;
@@ -45,13 +55,94 @@ struct Route {
     target: Target,
 }
 
+/// One started output: its settings, its route, and what must be stopped at its end.
+struct Started {
+    spec: OutputSpec,
+    route: Route,
+    local: Option<Arc<SharedWriter>>,
+    /// A remote output, with what it carries ("alerts", "flow records", ...).
+    remote: Option<(Delivery, &'static str)>,
+}
+
+/// The routes in force, as the fan-outs see them; replaced whole by a reload.
+pub struct RouteSlot {
+    version: AtomicU64,
+    current: Mutex<Arc<Vec<Route>>>,
+}
+
+impl RouteSlot {
+    fn current(&self) -> (u64, Arc<Vec<Route>>) {
+        let g = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        // Read under the lock that `publish` holds while bumping it.
+        (self.version.load(Ordering::Acquire), g.clone())
+    }
+
+    /// Puts `routes` in force; returns the set it replaced.
+    fn publish(&self, routes: Arc<Vec<Route>>) -> Arc<Vec<Route>> {
+        let mut g = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let old = std::mem::replace(&mut *g, routes);
+        self.version.fetch_add(1, Ordering::AcqRel);
+        old
+    }
+}
+
+/// Whether a reload may keep `old` running in place of `new`: the same name (a
+/// default name's `outputs[N]` position left out, so moving an output in the list
+/// does not restart it) and exactly the same settings (sink and its destination,
+/// TLS and HTTP settings, format, what it carries, minimum priority, delivery
+/// options, spool).  The settings are compared as their `Debug` text, which
+/// names every field, so a field added later is compared too.
+pub fn same_output(old: &OutputSpec, new: &OutputSpec) -> bool {
+    fn strip(name: &str) -> &str {
+        match name.strip_prefix("outputs[") {
+            Some(rest) => match rest.split_once("] ") {
+                Some((n, tail)) if n.bytes().all(|b| b.is_ascii_digit()) => tail,
+                _ => name,
+            },
+            None => name,
+        }
+    }
+    let settings = |o: &OutputSpec| {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            o.sink, o.format, o.carries, o.min_priority, o.delivery, o.spool
+        )
+    };
+    strip(&old.name) == strip(&new.name) && settings(old) == settings(new)
+}
+
+/// What a reload changed, by output name.
+#[derive(Default)]
+pub struct ReloadReport {
+    pub kept: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// The added remote outputs' live counters (for `/metrics`).
+    pub added_counters: Vec<(String, Arc<Counters>)>,
+    /// Removed outputs: events they could not deliver before they stopped (lost,
+    /// counted in their own counters) and events left in their spool.
+    pub removed_lost: u64,
+    pub removed_spooled: u64,
+    /// Whether every fan-out had moved to the new outputs before the old ones were
+    /// stopped (if not, what a late worker sent them is counted as dropped).
+    pub switched_in_time: bool,
+}
+
 /// Every output of a run, started.
 pub struct Outputs {
-    routes: Vec<Route>,
-    local: Vec<(String, Arc<SharedWriter>)>,
-    /// Remote outputs, with what they carry ("alerts", "flow records", ...).
-    remote: Vec<(Delivery, &'static str)>,
+    started: Vec<Started>,
+    slot: Arc<RouteSlot>,
     hostname: Arc<str>,
+    /// Outputs a reload removed: their write errors and final counters, for the
+    /// summary at the end.
+    retired_errors: Vec<String>,
+    retired: Vec<(String, &'static str, SenderStats)>,
 }
 
 /// How an output's summary lines name what it carries.
@@ -66,130 +157,187 @@ fn noun(c: crate::config::Carries) -> &'static str {
 impl Outputs {
     /// Opens the files and starts the remote outputs; an error names the output.
     pub fn start(cfg: &OutputsConfig, hostname: &str) -> Result<Outputs, String> {
-        let mut out = Outputs {
-            routes: Vec::new(),
-            local: Vec::new(),
-            remote: Vec::new(),
-            hostname: hostname.into(),
-        };
+        let mut started = Vec::new();
         for o in &cfg.outputs {
-            let target = out.start_one(o, hostname)?;
-            out.routes.push(Route {
-                format: o.format,
-                alerts: o.carries.alerts(),
-                flows: o.carries.flows(),
-                min_priority: o.min_priority,
-                target,
-            });
-        }
-        Ok(out)
-    }
-
-    fn start_one(&mut self, o: &OutputSpec, hostname: &str) -> Result<Target, String> {
-        let (transport, counters): (Box<dyn crate::sinks::delivery::Transport>, _) = match &o.sink {
-            SinkSpec::Stdout => {
-                let w = Arc::new(SharedWriter::new(
-                    "stdout".into(),
-                    Box::new(std::io::stdout()),
-                ));
-                self.local.push((o.name.clone(), w.clone()));
-                return Ok(Target::Local(w));
-            }
-            SinkSpec::File(f) => {
-                let file = RotatingFile::open(f.clone())
-                    .map_err(|e| format!("{}: cannot open {}: {e}", o.name, f.path.display()))?;
-                let w = Arc::new(SharedWriter::new(
-                    f.path.display().to_string(),
-                    Box::new(file),
-                ));
-                self.local.push((o.name.clone(), w.clone()));
-                return Ok(Target::Local(w));
-            }
-            SinkSpec::Syslog(t) => {
-                let counters = Arc::new(Counters::default());
-                let mut out = SyslogOut::new(t.clone(), hostname, counters.clone());
-                if t.transport == crate::sinks::syslog_out::SyslogTransportKind::Tls {
-                    let c = t
-                        .tls
-                        .client(crate::sinks::tls::host_of(&t.addr))
-                        .map_err(|e| format!("{}: {e}", o.name))?;
-                    out = out.with_tls(c);
+            match start_one(o, hostname) {
+                Ok(s) => started.push(s),
+                Err(e) => {
+                    stop_all(started, Duration::ZERO);
+                    return Err(e);
                 }
-                let t = out;
-                (Box::new(t), counters)
             }
-            SinkSpec::Http(h) => (Box::new(HttpOut::new(h.clone())), Arc::default()),
-        };
-        let d = Delivery::start_with(
-            o.name.clone(),
-            transport,
-            counters,
-            o.spool.as_ref().map(|(d, m)| (d.as_path(), *m)),
-            o.delivery,
-        )
-        .map_err(|e| {
-            let dir = o
-                .spool
-                .as_ref()
-                .map(|(d, _)| d.display().to_string())
-                .unwrap_or_default();
-            format!("{}: cannot open the spool in {dir}: {e}", o.name)
-        })?;
-        let h = d
-            .handle()
-            .ok_or_else(|| format!("{}: output not running", o.name))?;
-        self.remote.push((d, noun(o.carries)));
-        Ok(Target::Remote(h))
+        }
+        let routes = Arc::new(started.iter().map(|s| s.route.clone()).collect());
+        Ok(Outputs {
+            started,
+            slot: Arc::new(RouteSlot {
+                version: AtomicU64::new(0),
+                current: Mutex::new(routes),
+            }),
+            hostname: hostname.into(),
+            retired_errors: Vec::new(),
+            retired: Vec::new(),
+        })
     }
 
     /// Each remote output's name and live counters (for `/metrics`).
     pub fn remote_counters(&self) -> Vec<(String, Arc<crate::sinks::delivery::Counters>)> {
-        self.remote
+        self.started
             .iter()
+            .filter_map(|s| s.remote.as_ref())
             .map(|(d, _)| (d.name.clone(), d.counters()))
             .collect()
     }
 
     /// A worker's fan-out for alerts, when any output takes them.
     pub fn alerts(&self) -> Option<Fanout> {
-        self.fanout(|r| r.alerts)
+        Some(self.fanout(Pick::Alerts)).filter(|f| !f.routes.is_empty())
     }
 
     /// A worker's fan-out for flow records, when any output takes them.
     pub fn flows(&self) -> Option<Fanout> {
-        self.fanout(|r| r.flows)
+        Some(self.fanout(Pick::Flows)).filter(|f| !f.routes.is_empty())
     }
 
-    fn fanout(&self, keep: impl Fn(&Route) -> bool) -> Option<Fanout> {
-        let routes: Vec<Route> = self.routes.iter().filter(|r| keep(r)).cloned().collect();
-        (!routes.is_empty()).then(|| Fanout::new(routes, self.hostname.clone()))
+    /// A worker's fan-out for alerts, even with no output taking them yet: one
+    /// a reload may add.
+    pub fn alert_fanout(&self) -> Fanout {
+        self.fanout(Pick::Alerts)
+    }
+
+    /// [`Outputs::alert_fanout`] for flow records.
+    pub fn flow_fanout(&self) -> Fanout {
+        self.fanout(Pick::Flows)
+    }
+
+    fn fanout(&self, pick: Pick) -> Fanout {
+        let (version, set) = self.slot.current();
+        Fanout::new(self.slot.clone(), version, set, pick, self.hostname.clone())
+    }
+
+    /// Replaces the outputs with `cfg`'s: outputs that stay the same
+    /// ([`same_output`]) keep running untouched; new ones are started, and only
+    /// if all of them start is the new set put in force (else nothing changes and
+    /// the error names the output).  Then waits until every fan-out has moved
+    /// (normally one worker tick) and drains the outputs removed, sharing
+    /// `cfg.flush_timeout` between the wait and their delivery.
+    pub fn reload(&mut self, cfg: &OutputsConfig) -> Result<ReloadReport, String> {
+        let mut old: Vec<Option<Started>> = std::mem::take(&mut self.started)
+            .into_iter()
+            .map(Some)
+            .collect();
+        // Which old output each new one keeps, if any.
+        let mut keep: Vec<Option<usize>> = Vec::new();
+        for o in &cfg.outputs {
+            let i = old
+                .iter()
+                .enumerate()
+                .find(|(i, s)| {
+                    !keep.contains(&Some(*i)) && s.as_ref().is_some_and(|s| same_output(&s.spec, o))
+                })
+                .map(|(i, _)| i);
+            keep.push(i);
+        }
+        let leaving: Vec<&OutputSpec> = old
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !keep.contains(&Some(*i)))
+            .filter_map(|(_, s)| s.as_ref().map(|s| &s.spec))
+            .collect();
+        // A new output cannot share a spool or a file with one still draining.
+        let conflict = cfg
+            .outputs
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| k.is_none())
+            .find_map(|(o, _)| {
+                leaving
+                    .iter()
+                    .find_map(|l| shared_resource(l, o).map(|what| (o, *l, what)))
+            });
+        if let Some((new, gone, what)) = conflict {
+            let msg = format!(
+                "{}: {what} is still used by output {}, which this reload stops; give the new output its own, or restart to switch in place",
+                new.name, gone.name
+            );
+            self.started = old.into_iter().flatten().collect();
+            return Err(msg);
+        }
+        let mut fresh: Vec<Option<Started>> = Vec::new();
+        for (o, k) in cfg.outputs.iter().zip(&keep) {
+            if k.is_some() {
+                fresh.push(None);
+                continue;
+            }
+            match start_one(o, &self.hostname) {
+                Ok(s) => fresh.push(Some(s)),
+                Err(e) => {
+                    stop_all(fresh.into_iter().flatten().collect(), Duration::ZERO);
+                    self.started = old.into_iter().flatten().collect();
+                    return Err(e);
+                }
+            }
+        }
+        let mut report = ReloadReport::default();
+        for (k, f) in keep.iter().zip(fresh) {
+            let s = match (k, f) {
+                (Some(i), _) => match old.get_mut(*i).and_then(Option::take) {
+                    Some(s) => {
+                        report.kept.push(s.spec.name.clone());
+                        s
+                    }
+                    None => continue,
+                },
+                (None, Some(s)) => {
+                    report.added.push(s.spec.name.clone());
+                    if let Some((d, _)) = &s.remote {
+                        report.added_counters.push((d.name.clone(), d.counters()));
+                    }
+                    s
+                }
+                (None, None) => continue,
+            };
+            self.started.push(s);
+        }
+        let routes = Arc::new(self.started.iter().map(|s| s.route.clone()).collect());
+        let mut previous = self.slot.publish(routes);
+        let removed: Vec<Started> = old.into_iter().flatten().collect();
+        report.removed = removed.iter().map(|s| s.spec.name.clone()).collect();
+        // Every fan-out moves at its next event or flush (a watch worker flushes
+        // at least every tick); until then the old outputs must keep taking lines.
+        let deadline = Instant::now() + cfg.flush_timeout;
+        while Arc::get_mut(&mut previous).is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        report.switched_in_time = Arc::get_mut(&mut previous).is_some();
+        drop(previous);
+        let grace = deadline.saturating_duration_since(Instant::now());
+        let (errors, stats) = finish_all(removed, grace);
+        for (_, _, st) in &stats {
+            report.removed_lost += st.lost();
+            report.removed_spooled += st.spooled_at_exit;
+        }
+        self.retired_errors.extend(errors);
+        self.retired.extend(stats);
+        Ok(report)
     }
 
     /// Ends the run's outputs, after every [`Fanout`] was flushed and dropped: flushes
     /// the writers, then gives every remote output until `grace` from now (one
     /// deadline for all) to deliver.  Returns the writers' errors and each remote
-    /// output's name, what it carries, and counters.
+    /// output's name, what it carries, and counters (outputs a reload removed
+    /// first, as they ended then).
     pub fn finish(
         mut self,
         grace: Duration,
     ) -> (Vec<String>, Vec<(String, &'static str, SenderStats)>) {
-        self.routes.clear();
-        let errors = self
-            .local
-            .iter()
-            .filter_map(|(_, w)| w.finish().err())
-            .collect();
-        for (d, _) in &mut self.remote {
-            d.begin_finish(grace);
-        }
-        let stats = self
-            .remote
-            .iter_mut()
-            .map(|(d, what)| (d.name.clone(), *what, d.finish(grace)))
-            .collect();
-        (errors, stats)
+        let (errors, stats) = finish_all(std::mem::take(&mut self.started), grace);
+        let mut all_errors = std::mem::take(&mut self.retired_errors);
+        all_errors.extend(errors);
+        let mut all = std::mem::take(&mut self.retired);
+        all.extend(stats);
+        (all_errors, all)
     }
-
     /// [`Outputs::finish`], then says on stderr what went wrong: write errors, remote
     /// outputs that lost events (not delivered and not spooled), and what was left
     /// in a spool for the next run.  Each remote output's counters join `stats` (the
@@ -225,8 +373,148 @@ impl Outputs {
     }
 }
 
+/// The spool directory or file `a` and `b` would both use, if any.
+fn shared_resource(a: &OutputSpec, b: &OutputSpec) -> Option<String> {
+    if let (Some((da, _)), Some((db, _))) = (&a.spool, &b.spool) {
+        if da == db {
+            return Some(format!("spool directory {}", da.display()));
+        }
+    }
+    if let (SinkSpec::File(fa), SinkSpec::File(fb)) = (&a.sink, &b.sink) {
+        if fa.path == fb.path {
+            return Some(format!("file {}", fa.path.display()));
+        }
+    }
+    None
+}
+
+fn start_one(o: &OutputSpec, hostname: &str) -> Result<Started, String> {
+    let local = |w: SharedWriter| {
+        let w = Arc::new(w);
+        Started {
+            spec: o.clone(),
+            route: route(o, Target::Local(w.clone())),
+            local: Some(w),
+            remote: None,
+        }
+    };
+    let (transport, counters): (Box<dyn crate::sinks::delivery::Transport>, _) = match &o.sink {
+        SinkSpec::Stdout => {
+            return Ok(local(SharedWriter::new(
+                "stdout".into(),
+                Box::new(std::io::stdout()),
+            )))
+        }
+        SinkSpec::File(f) => {
+            let file = RotatingFile::open(f.clone())
+                .map_err(|e| format!("{}: cannot open {}: {e}", o.name, f.path.display()))?;
+            return Ok(local(SharedWriter::new(
+                f.path.display().to_string(),
+                Box::new(file),
+            )));
+        }
+        SinkSpec::Syslog(t) => {
+            let counters = Arc::new(Counters::default());
+            let mut out = SyslogOut::new(t.clone(), hostname, counters.clone());
+            if t.transport == crate::sinks::syslog_out::SyslogTransportKind::Tls {
+                let c = t
+                    .tls
+                    .client(crate::sinks::tls::host_of(&t.addr))
+                    .map_err(|e| format!("{}: {e}", o.name))?;
+                out = out.with_tls(c);
+            }
+            let t = out;
+            (Box::new(t), counters)
+        }
+        SinkSpec::Http(h) => (Box::new(HttpOut::new(h.clone())), Arc::default()),
+    };
+    let d = Delivery::start_with(
+        o.name.clone(),
+        transport,
+        counters,
+        o.spool.as_ref().map(|(d, m)| (d.as_path(), *m)),
+        o.delivery,
+    )
+    .map_err(|e| {
+        let dir = o
+            .spool
+            .as_ref()
+            .map(|(d, _)| d.display().to_string())
+            .unwrap_or_default();
+        format!("{}: cannot open the spool in {dir}: {e}", o.name)
+    })?;
+    let h = d
+        .handle()
+        .ok_or_else(|| format!("{}: output not running", o.name))?;
+    Ok(Started {
+        spec: o.clone(),
+        route: route(o, Target::Remote(h)),
+        local: None,
+        remote: Some((d, noun(o.carries))),
+    })
+}
+
+fn route(o: &OutputSpec, target: Target) -> Route {
+    Route {
+        format: o.format,
+        alerts: o.carries.alerts(),
+        flows: o.carries.flows(),
+        min_priority: o.min_priority,
+        target,
+    }
+}
+
+/// Flushes the writers, then gives every remote output until `grace` from now (one
+/// deadline for all) to deliver; returns the writers' errors and the remote
+/// outputs' counters.
+fn finish_all(
+    mut started: Vec<Started>,
+    grace: Duration,
+) -> (Vec<String>, Vec<(String, &'static str, SenderStats)>) {
+    let errors = started
+        .iter()
+        .filter_map(|s| s.local.as_ref()?.finish().err())
+        .collect();
+    for (d, _) in started.iter_mut().filter_map(|s| s.remote.as_mut()) {
+        d.begin_finish(grace);
+    }
+    let stats = started
+        .iter_mut()
+        .filter_map(|s| s.remote.as_mut())
+        .map(|(d, what)| (d.name.clone(), *what, d.finish(grace)))
+        .collect();
+    (errors, stats)
+}
+
+/// Stops outputs that never took an event (a start that failed part way).
+fn stop_all(started: Vec<Started>, grace: Duration) {
+    let _ = finish_all(started, grace);
+}
+
+/// Which events a fan-out hands on.
+#[derive(Clone, Copy)]
+enum Pick {
+    Alerts,
+    Flows,
+}
+
+impl Pick {
+    fn takes(self, r: &Route) -> bool {
+        match self {
+            Pick::Alerts => r.alerts,
+            Pick::Flows => r.flows,
+        }
+    }
+}
+
 /// One worker's view of the outputs taking one kind of event.
 pub struct Fanout {
+    slot: Arc<RouteSlot>,
+    /// The version of the route set in `set`, and that set (held so a reload can
+    /// tell when no fan-out uses the old one any more).
+    version: u64,
+    set: Arc<Vec<Route>>,
+    pick: Pick,
     routes: Vec<Route>,
     /// Per route: lines waiting for its shared writer.
     bufs: Vec<Vec<u8>>,
@@ -238,20 +526,62 @@ pub struct Fanout {
 
 impl Clone for Fanout {
     fn clone(&self) -> Fanout {
-        Fanout::new(self.routes.clone(), self.hostname.clone())
+        Fanout::new(
+            self.slot.clone(),
+            self.version,
+            self.set.clone(),
+            self.pick,
+            self.hostname.clone(),
+        )
     }
 }
 
 impl Fanout {
-    fn new(routes: Vec<Route>, hostname: Arc<str>) -> Fanout {
+    fn new(
+        slot: Arc<RouteSlot>,
+        version: u64,
+        set: Arc<Vec<Route>>,
+        pick: Pick,
+        hostname: Arc<str>,
+    ) -> Fanout {
+        let routes: Vec<Route> = set.iter().filter(|r| pick.takes(r)).cloned().collect();
         let bufs = routes.iter().map(|_| Vec::new()).collect();
         Fanout {
+            slot,
+            version,
+            set,
+            pick,
             routes,
             bufs,
             hostname,
             scratch: Vec::new(),
             spans: [None; 4],
         }
+    }
+
+    /// Moves to the route set a reload put in force, if there is a newer one: the
+    /// lines buffered for the old writers go to them first.
+    #[inline]
+    fn follow(&mut self) {
+        if self.slot.version.load(Ordering::Acquire) != self.version {
+            self.switch();
+        }
+    }
+
+    #[cold]
+    fn switch(&mut self) {
+        self.write_buffers();
+        let (version, set) = self.slot.current();
+        self.routes = set.iter().filter(|r| self.pick.takes(r)).cloned().collect();
+        self.bufs = self.routes.iter().map(|_| Vec::new()).collect();
+        self.set = set;
+        self.version = version;
+    }
+
+    /// Whether no output takes this fan-out's events (after following a reload).
+    pub fn is_empty(&mut self) -> bool {
+        self.follow();
+        self.routes.is_empty()
     }
 
     fn emit(
@@ -262,6 +592,7 @@ impl Fanout {
         take: impl Fn(&Route) -> bool,
         mut line: impl FnMut(Format, &mut Vec<u8>),
     ) {
+        self.follow();
         self.scratch.clear();
         self.spans = [None; 4];
         for (route, buf) in self.routes.iter().zip(self.bufs.iter_mut()) {
@@ -323,8 +654,14 @@ impl Fanout {
 
     /// Hands `r` to every output that takes flow records, the `native` ones getting
     /// the line `native` writes instead of the plain record (live mode's record with
-    /// its attribution keys); other formats map the record as for replay.
-    pub fn flow_native_with(&mut self, r: &FlowRecord, native: impl Fn(&mut Vec<u8>)) {
+    /// its attribution keys); other formats map the record with `ctx`, live mode's
+    /// attribution, in their own fields.
+    pub fn flow_native_with(
+        &mut self,
+        r: &FlowRecord,
+        ctx: &FlowContext<'_>,
+        native: impl Fn(&mut Vec<u8>),
+    ) {
         let host = self.hostname.clone();
         self.emit(
             Kind::Flow,
@@ -333,13 +670,18 @@ impl Fanout {
             |route| route.flows,
             |f, out| match f {
                 Format::Native => native(out),
-                _ => f.flow_line(r, &host, out),
+                _ => f.flow_line_with(r, &host, Some(ctx), out),
             },
         );
     }
 
-    /// Writes the buffered lines to their writers.
+    /// Writes the buffered lines to their writers (and follows a reload).
     pub fn flush(&mut self) {
+        self.write_buffers();
+        self.follow();
+    }
+
+    fn write_buffers(&mut self) {
         for (route, buf) in self.routes.iter().zip(self.bufs.iter_mut()) {
             if let Target::Local(w) = &route.target {
                 w.write_chunk(buf);
@@ -350,6 +692,147 @@ impl Fanout {
 
 impl Drop for Fanout {
     fn drop(&mut self) {
-        self.flush();
+        self.write_buffers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Carries;
+    use crate::sinks::file_out::FileSpec;
+    use std::path::Path;
+
+    fn file(name: &str, path: &Path, format: Format) -> OutputSpec {
+        OutputSpec {
+            name: name.into(),
+            sink: SinkSpec::File(FileSpec {
+                path: path.into(),
+                max_bytes: None,
+                keep: 5,
+                append: true,
+            }),
+            format,
+            carries: Carries::Flows,
+            min_priority: Priority::Debug,
+            delivery: Default::default(),
+            spool: None,
+        }
+    }
+
+    fn config(outputs: Vec<OutputSpec>) -> OutputsConfig {
+        OutputsConfig {
+            outputs,
+            flush_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The uids of the flow lines in `p`.
+    fn uids(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["uid"].as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    }
+
+    fn flow(f: &mut Fanout, uid: &str) {
+        let mut r = crate::sinks::format::tests::record();
+        r.uid = uid.into();
+        f.flow(&r);
+    }
+
+    #[test]
+    fn reload_keeps_an_unchanged_output_and_moves_the_rest_without_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let (k, a, b) = (
+            dir.path().join("k.jsonl"),
+            dir.path().join("a.jsonl"),
+            dir.path().join("b.jsonl"),
+        );
+        let before = config(vec![
+            file("outputs[0] file k", &k, Format::Native),
+            file("outputs[1] file a", &a, Format::Native),
+        ]);
+        // k moves to the second place: its default name changes with it, and it is
+        // still the same output.
+        let after = config(vec![
+            file("outputs[0] file b", &b, Format::Native),
+            file("outputs[1] file k", &k, Format::Native),
+        ]);
+        let mut outputs = Outputs::start(&before, "h").unwrap();
+        let mut f = outputs.flow_fanout();
+        let slot = outputs.slot.clone();
+        // Buffered, not yet written when the reload starts.
+        for u in ["c1", "c2", "c3"] {
+            flow(&mut f, u);
+        }
+        let reload = std::thread::spawn(move || {
+            let r = outputs.reload(&after);
+            (outputs, r)
+        });
+        while slot.version.load(Ordering::Acquire) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The new set is in force: this fan-out moves at its next event.
+        for u in ["c4", "c5"] {
+            flow(&mut f, u);
+        }
+        f.flush();
+        let (outputs, report) = reload.join().unwrap();
+        let report = report.unwrap();
+        assert_eq!(report.kept, ["outputs[0] file k"]);
+        assert_eq!(report.added, ["outputs[0] file b"]);
+        assert_eq!(report.removed, ["outputs[1] file a"]);
+        assert!(report.switched_in_time);
+        flow(&mut f, "c6");
+        drop(f);
+        let (errors, _) = outputs.finish(Duration::ZERO);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(uids(&k), ["c1", "c2", "c3", "c4", "c5", "c6"]);
+        assert_eq!(uids(&a), ["c1", "c2", "c3"]);
+        assert_eq!(uids(&b), ["c4", "c5", "c6"]);
+    }
+
+    #[test]
+    fn reload_refuses_a_file_still_in_use_and_keeps_the_old_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.jsonl");
+        let before = config(vec![file("alerts", &a, Format::Native)]);
+        let after = config(vec![file("alerts", &a, Format::Ecs)]);
+        let mut outputs = Outputs::start(&before, "h").unwrap();
+        let mut f = outputs.flow_fanout();
+        let e = outputs.reload(&after).err().unwrap();
+        assert!(e.contains("still used by output alerts"), "{e}");
+        flow(&mut f, "c1");
+        drop(f);
+        outputs.finish(Duration::ZERO);
+        // Still the native writer: a native line has `uid` at the top level.
+        assert_eq!(uids(&a), ["c1"]);
+    }
+
+    #[test]
+    fn same_output_means_same_settings_whatever_the_position() {
+        let p = Path::new("/tmp/x.jsonl");
+        let o = file("outputs[3] file /tmp/x.jsonl", p, Format::Native);
+        assert!(same_output(
+            &o,
+            &file("outputs[0] file /tmp/x.jsonl", p, Format::Native)
+        ));
+        assert!(!same_output(
+            &o,
+            &file("outputs[3] file /tmp/x.jsonl", p, Format::Cef)
+        ));
+        assert!(!same_output(
+            &o,
+            &file("outputs[3] file /tmp/y.jsonl", Path::new("/tmp/y.jsonl"), Format::Native)
+        ));
+        let mut named = file("siem", p, Format::Native);
+        assert!(!same_output(&o, &named));
+        named.min_priority = Priority::Warning;
+        assert!(!same_output(&file("siem", p, Format::Native), &named));
     }
 }

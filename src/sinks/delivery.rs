@@ -89,6 +89,19 @@ pub struct SenderStats {
 }
 
 impl SenderStats {
+    /// Adds `o`'s counts to these (an output name a reload gave to a new output).
+    pub fn add(&mut self, o: &SenderStats) {
+        self.sent += o.sent;
+        self.queue_full += o.queue_full;
+        self.undelivered_at_exit += o.undelivered_at_exit;
+        self.rejected += o.rejected;
+        self.truncated += o.truncated;
+        self.send_errors += o.send_errors;
+        self.retries += o.retries;
+        self.spool_full += o.spool_full;
+        self.spooled_at_exit += o.spooled_at_exit;
+    }
+
     /// Messages lost for good.
     pub fn lost(&self) -> u64 {
         self.queue_full + self.undelivered_at_exit + self.rejected + self.spool_full

@@ -201,8 +201,10 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             m.add_output(&name, counters);
         }
     }
-    let alert_out = outputs.alerts();
-    let flows_out = outputs.flows();
+    // Fan-outs exist even for a kind no output takes yet: a reload may add one.
+    let alert_out = outputs.alert_fanout();
+    let flows_out = outputs.flow_fanout();
+    let outputs = Arc::new(std::sync::Mutex::new(LiveOutputs { outputs, config }));
     // One deduplication table for every worker.
     let dedup = crate::pipeline::dedup::Dedup::new(args.output.dedup_window);
     let rule_hook = |r: &Rules| -> Option<RuleHook> {
@@ -210,7 +212,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         let mut hook = RuleHook::new(
             engine,
             args.community_id_seed,
-            alert_out.clone(),
+            Some(alert_out.clone()),
             r.counts.clone(),
         )
         .with_metrics(r.alert_metrics.clone())
@@ -221,20 +223,24 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         Some(hook)
     };
 
-    // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
+    // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files;
+    // SIGHUP reloads the rules and the outputs.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
-    let reloader = match rules.reload.take() {
-        Some((slot, reload)) => Some(
-            std::thread::Builder::new()
-                .name("bw-reload".into())
-                .spawn({
-                    let stop = stop.clone();
-                    move || reload_on_sighup(&slot, &reload, &stop)
-                })
-                .context("cannot start the reload thread")?,
-        ),
-        None => None,
-    };
+    let reloader = std::thread::Builder::new()
+        .name("bw-reload".into())
+        .spawn({
+            let stop = stop.clone();
+            let reload = Reload {
+                rules: rules.reload.take(),
+                outputs: outputs.clone(),
+                args: args.output.clone(),
+                no_rules: args.rule.no_rules,
+                hostname: hostname.clone(),
+                metrics: live.clone(),
+            };
+            move || reload_on_sighup(&reload, &stop)
+        })
+        .context("cannot start the reload thread")?;
     // The Docker daemon names the containers, unless told not to ask it.
     let docker = if args.no_docker {
         None
@@ -276,9 +282,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         senders.push(tx);
         let hook: Box<dyn FlowHook> = Box::new(WatchHook {
             rules: rule_hook(&rules),
-            records: flows_out
-                .as_ref()
-                .map(|o| RecordWriter::new(inventory.clone(), o.clone())),
+            records: Some(RecordWriter::new(inventory.clone(), flows_out.clone())),
         });
         let Some(d) = decoders.pop() else {
             bail!("internal: too few decoders");
@@ -357,9 +361,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     if let Some((h, _)) = docker {
         let _ = h.join();
     }
-    if let Some(h) = reloader {
-        let _ = h.join();
-    }
+    let _ = reloader.join();
     if let Some(h) = follower {
         let _ = h.join();
     }
@@ -388,6 +390,11 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
     // The workers (and their fan-outs) are gone: flush the outputs, giving the remote
     // ones one flush_timeout between them; what they cannot deliver stays spooled.
+    // (The reload thread, which shared them, has ended.)
+    let LiveOutputs { outputs, config } = match Arc::try_unwrap(outputs) {
+        Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+        Err(_) => bail!("internal: the outputs are still shared at the end of the run"),
+    };
     let failed = outputs.finish_reporting(config.flush_timeout, &mut stats);
     stats.dns = rules.passive_dns.map(|d| d.stats());
     stats.dedup = dedup.as_ref().map(|d| d.stats());
@@ -576,18 +583,37 @@ struct Rules {
     /// ... and, until the reload thread takes it, how to rebuild it on SIGHUP.
     reload: Option<(Arc<EngineSlot>, Reloader)>,
     counts: AlertCounts,
-    /// Per-rule counters for `/metrics`, when `--listen` is on (built from the set
-    /// loaded at start: rules a SIGHUP adds are counted under an empty rule label).
+    /// Per-rule counters for `/metrics`, when `--listen` is on (a SIGHUP reload adds
+    /// the rules of the new set, so their alerts are counted under their names).
     alert_metrics: Option<Arc<AlertCounters>>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
 }
 
+/// The outputs in force and the configuration they came from (a SIGHUP reload
+/// replaces both).
+struct LiveOutputs {
+    outputs: Outputs,
+    config: crate::config::OutputsConfig,
+}
+
+/// What a SIGHUP reloads: the rules (unless `--no-rules`) and the outputs, read
+/// again from `--config` and the output flags.
+struct Reload {
+    rules: Option<(Arc<EngineSlot>, Reloader)>,
+    outputs: Arc<std::sync::Mutex<LiveOutputs>>,
+    args: crate::cli::OutputArgs,
+    no_rules: bool,
+    hostname: String,
+    metrics: Option<Arc<Metrics>>,
+}
+
 /// Until `stop`: on every SIGHUP, load the rule files again and put the new engine
-/// in force for each worker's next flow.  Flow tables are untouched (no flow is lost
-/// or restarted); fan-out windows start afresh with the new engine.  A set that does
-/// not load keeps the old one, and says why.
-fn reload_on_sighup(slot: &EngineSlot, reload: &Reloader, stop: &std::sync::atomic::AtomicBool) {
+/// in force for each worker's next flow, then read the outputs' configuration
+/// again and switch to it ([`Outputs::reload`]).  Flow tables are untouched (no
+/// flow is lost or restarted); fan-out windows start afresh with the new engine.
+/// Rules or outputs that do not load keep the old ones, and say why.
+fn reload_on_sighup(r: &Reload, stop: &std::sync::atomic::AtomicBool) {
     let mut seen = crate::signals::reload_generation();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
@@ -596,16 +622,88 @@ fn reload_on_sighup(slot: &EngineSlot, reload: &Reloader, stop: &std::sync::atom
             continue;
         }
         seen = now;
-        match reload() {
-            Ok(engine) => {
-                let n = engine.rule_count();
-                slot.replace(engine);
-                eprintln!("bridgewatch: SIGHUP: rules reloaded, {n} rules in force; flows in progress keep their state");
+        if let Some((slot, reload)) = &r.rules {
+            match reload() {
+                Ok(engine) => {
+                    let n = engine.rule_count();
+                    slot.replace(engine);
+                    eprintln!("bridgewatch: SIGHUP: rules reloaded, {n} rules in force; flows in progress keep their state");
+                }
+                Err(e) => eprintln!(
+                    "bridgewatch: error: SIGHUP: the new rules do not load, the previous set stays in force:\n{e}"
+                ),
             }
-            Err(e) => eprintln!(
-                "bridgewatch: error: SIGHUP: the new rules do not load, the previous set stays in force:\n{e}"
-            ),
         }
+        reload_outputs(r);
+    }
+}
+
+/// One SIGHUP's output reload: the configuration read again, and the outputs
+/// switched to it when it is valid and its new outputs start.
+fn reload_outputs(r: &Reload) {
+    let source = match &r.args.config {
+        Some(p) => p.display().to_string(),
+        None => "the output flags".to_string(),
+    };
+    let cfg = match crate::config::outputs_from(&r.args, r.no_rules, &r.hostname) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "bridgewatch: error: SIGHUP: the outputs' configuration does not load, the previous outputs stay in force:\n{e}"
+            );
+            return;
+        }
+    };
+    let mut live = match r.outputs.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    match live.outputs.reload(&cfg) {
+        Ok(report) => {
+            if let Some(m) = &r.metrics {
+                for (name, counters) in &report.added_counters {
+                    m.add_output(name, counters.clone());
+                }
+            }
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            eprintln!(
+                "bridgewatch: SIGHUP: outputs reloaded from {source}: kept {}; added {}; removed {}",
+                list(&report.kept),
+                list(&report.added),
+                list(&report.removed)
+            );
+            tracing::info!(
+                kept = report.kept.len(),
+                added = report.added.len(),
+                removed = report.removed.len(),
+                "outputs reloaded"
+            );
+            if !report.switched_in_time {
+                eprintln!("bridgewatch: warning: SIGHUP: a flow worker had not moved to the new outputs by the flush deadline; what it still sent the removed ones is counted as dropped");
+            }
+            if report.removed_lost > 0 {
+                eprintln!(
+                    "bridgewatch: error: SIGHUP: the removed outputs could not deliver {} events by the flush deadline (counted as dropped)",
+                    report.removed_lost
+                );
+            }
+            if report.removed_spooled > 0 {
+                eprintln!(
+                    "bridgewatch: warning: SIGHUP: {} events stay in the removed outputs' spools, sent first by an output with the same spool directory",
+                    report.removed_spooled
+                );
+            }
+            live.config = cfg;
+        }
+        Err(e) => eprintln!(
+            "bridgewatch: error: SIGHUP: {e}; the previous outputs stay in force"
+        ),
     }
 }
 
@@ -675,10 +773,14 @@ fn rules_setup(
     let passive_dns_off = passive_dns.is_none();
     // SIGHUP: the same files again; a file that no longer loads leaves the old set.
     let (paths, with_defaults) = (args.rule.rules.clone(), args.rule.default_rules);
+    let counters = alert_metrics.clone();
     let reload: Reloader = Box::new(move || {
         let set = RuleSet::load_selected(&paths, with_defaults)?;
         if set.uses_dns_names() && passive_dns_off {
             tracing::warn!("reloaded rules read DNS names; names stay empty until restart");
+        }
+        if let Some(c) = &counters {
+            c.add_rules(&set);
         }
         Ok(build(set))
     });

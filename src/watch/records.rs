@@ -12,6 +12,7 @@ use crate::pipeline::alerts::RuleHook;
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::FlowHook;
 use crate::rules::{flow_direction, Container, Inventory, SharedInventory};
+use crate::sinks::format::FlowContext;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -93,14 +94,19 @@ impl RecordWriter {
         }
     }
 
-    /// Appends `r` as one JSON line with the attribution keys.
+    /// Hands `r` on with its attribution: a native line with the attribution keys,
+    /// the other formats with it in their own fields.
     pub fn write(&mut self, r: &FlowRecord, interim: bool) {
+        // No output takes flows (now: a reload may add one).
+        if self.out.is_empty() {
+            return;
+        }
         if self.shared.version() != self.inv_version {
             (self.inv_version, self.inv) = self.shared.snapshot();
         }
-        let inv = &self.inv;
+        let ctx = context(&self.inv, r, interim);
         self.out
-            .flow_native_with(r, |out| write_attributed(inv, r, interim, out));
+            .flow_native_with(r, &ctx, |out| write_with(r, &ctx, out));
     }
 
     pub fn flush(&mut self) {
@@ -108,8 +114,24 @@ impl RecordWriter {
     }
 }
 
+/// What the inventory says of `r`: both ends' containers (at the flow's start) and
+/// the direction.
+pub fn context<'a>(inv: &'a Inventory, r: &FlowRecord, interim: bool) -> FlowContext<'a> {
+    FlowContext {
+        interim,
+        direction: flow_direction(inv, r),
+        orig: inv.lookup(r.orig_h, r.ts),
+        resp: inv.lookup(r.resp_h, r.ts),
+    }
+}
+
 /// `r`'s JSON line plus `interim`, `direction`, `orig_container`, `resp_container`.
 pub fn write_attributed(inv: &Inventory, r: &FlowRecord, interim: bool, out: &mut Vec<u8>) {
+    write_with(r, &context(inv, r, interim), out)
+}
+
+fn write_with(r: &FlowRecord, ctx: &FlowContext<'_>, out: &mut Vec<u8>) {
+    let interim = ctx.interim;
     let start = out.len();
     r.write_json_line(out);
     // The line ends with "}\n": reopen the object.
@@ -123,11 +145,11 @@ pub fn write_attributed(inv: &Inventory, r: &FlowRecord, interim: bool, out: &mu
     } else {
         br#","interim":false,"direction":""#
     });
-    out.extend_from_slice(flow_direction(inv, r).as_bytes());
+    out.extend_from_slice(ctx.direction.as_bytes());
     out.extend_from_slice(br#"","orig_container":"#);
-    write_container(out, inv.lookup(r.orig_h, r.ts));
+    write_container(out, ctx.orig);
     out.extend_from_slice(br#","resp_container":"#);
-    write_container(out, inv.lookup(r.resp_h, r.ts));
+    write_container(out, ctx.resp);
     out.extend_from_slice(b"}\n");
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 const HOSTILE: &str = "web|x=1 \\ y\nCEF:0|forged|=";
 
-fn record() -> FlowRecord {
+pub(crate) fn record() -> FlowRecord {
     FlowRecord {
         ts: 1_717_243_200_000_000_000,
         end: 1_717_243_202_500_000_000,
