@@ -429,4 +429,43 @@ mod tests {
             "{text}"
         );
     }
+
+    /// Rules a SIGHUP reload adds were counted under `rule=""` (the index was built
+    /// once, from the set loaded at start).
+    #[test]
+    fn rules_added_by_a_reload_are_counted_under_their_names() {
+        let rule = |name: &str, prio: &str| {
+            format!("- rule: {name}\n  desc: d\n  condition: evt.type = connect\n  output: o\n  priority: {prio}\n")
+        };
+        let first = RuleSet::from_sources(&[("a.yaml", rule("Old", "WARNING").as_str())]).unwrap();
+        let m = Metrics::new(&[], "0", "x");
+        let a = Arc::new(AlertCounters::new(&first));
+        m.set_alerts(a.clone());
+        a.count("Old", Priority::Warning);
+        let second = RuleSet::from_sources(&[(
+            "a.yaml",
+            format!("{}{}", rule("Old", "WARNING"), rule("New", "CRITICAL")).as_str(),
+        )])
+        .unwrap();
+        a.add_rules(&second);
+        let text = m.render();
+        assert!(
+            text.contains("bridgewatch_alerts_total{rule=\"New\",priority=\"Critical\"} 0\n"),
+            "{text}"
+        );
+        for _ in 0..3 {
+            a.count("New", Priority::Critical);
+        }
+        // A rule no index had (say a set loaded elsewhere) still gets its own row.
+        a.count("Unlisted", Priority::Notice);
+        let text = m.render();
+        for want in [
+            "bridgewatch_alerts_total{rule=\"Old\",priority=\"Warning\"} 1\n",
+            "bridgewatch_alerts_total{rule=\"New\",priority=\"Critical\"} 3\n",
+            "bridgewatch_alerts_total{rule=\"Unlisted\",priority=\"Notice\"} 1\n",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
+        assert!(!text.contains("rule=\"\""), "{text}");
+    }
 }
