@@ -17,14 +17,21 @@
 //! [`same_output`]) is the same running writer or [`Delivery`] in both sets, so its
 //! queue, spool and the order of its events go on untouched.  Once no fan-out uses
 //! the old set (or the flush deadline passed), the outputs it alone had are drained
-//! and stopped like at the end of a run, and their counters join the summary.
+//! and stopped like at the end of a run, and their counters join the summary.  A
+//! new output that uses the same file or spool directory as one leaving (say a
+//! syslog output whose URL changed) takes its lines from the switch on but opens
+//! the file or spool only once the leaving one has closed it: what the old one
+//! left in the spool is then sent by the new one, first.
 
-use super::output::{SharedWriter, CHUNK};
+use super::output::{Held, SharedWriter, CHUNK};
 use crate::config::{OutputSpec, OutputsConfig, SinkSpec};
 use crate::flow::record::FlowRecord;
 use crate::rules::{Alert, Priority};
-use crate::sinks::delivery::{Counters, Delivery, Kind, Message, OutputHandle, SenderStats};
-use crate::sinks::file_out::RotatingFile;
+use crate::sinks::delivery::{
+    Counters, Delivery, Kind, Message, OutputHandle, Prepared, SenderStats, Transport,
+};
+use crate::sinks::file_out::{FileSpec, RotatingFile};
+use crate::sinks::spool::Spool;
 use crate::sinks::format::{syslog_severity, FlowContext, Format};
 use crate::sinks::http_out::HttpOut;
 use crate::sinks::syslog_out::SyslogOut;
@@ -132,6 +139,8 @@ pub struct ReloadReport {
     /// Whether every fan-out had moved to the new outputs before the old ones were
     /// stopped (if not, what a late worker sent them is counted as dropped).
     pub switched_in_time: bool,
+    /// Outputs that took over a file or spool and could not open it.
+    pub errors: Vec<String>,
 }
 
 /// Every output of a run, started.
@@ -244,41 +253,34 @@ impl Outputs {
             .filter(|(i, _)| !keep.contains(&Some(*i)))
             .filter_map(|(_, s)| s.as_ref().map(|s| &s.spec))
             .collect();
-        // A new output cannot share a spool or a file with one still draining.
-        let conflict = cfg
+        // A new output that shares a spool or a file with one leaving takes lines
+        // from the switch on, and opens them once the one leaving has closed them.
+        let defer: Vec<bool> = cfg
             .outputs
             .iter()
             .zip(&keep)
-            .filter(|(_, k)| k.is_none())
-            .find_map(|(o, _)| {
-                leaving
-                    .iter()
-                    .find_map(|l| shared_resource(l, o).map(|what| (o, *l, what)))
-            });
-        if let Some((new, gone, what)) = conflict {
-            let msg = format!(
-                "{}: {what} is still used by output {}, which this reload stops; give the new output its own, or restart to switch in place",
-                new.name, gone.name
-            );
-            self.started = old.into_iter().flatten().collect();
-            return Err(msg);
-        }
-        let mut fresh: Vec<Option<Started>> = Vec::new();
-        for (o, k) in cfg.outputs.iter().zip(&keep) {
+            .map(|(o, k)| k.is_none() && leaving.iter().any(|l| shared_resource(l, o)))
+            .collect();
+        let mut fresh: Vec<Option<(Started, Option<Deferred>)>> = Vec::new();
+        for ((o, k), d) in cfg.outputs.iter().zip(&keep).zip(&defer) {
             if k.is_some() {
                 fresh.push(None);
                 continue;
             }
-            match start_one(o, &self.hostname) {
+            match start_or_defer(o, &self.hostname, *d) {
                 Ok(s) => fresh.push(Some(s)),
                 Err(e) => {
-                    stop_all(fresh.into_iter().flatten().collect(), Duration::ZERO);
+                    stop_all(
+                        fresh.into_iter().flatten().map(|(s, _)| s).collect(),
+                        Duration::ZERO,
+                    );
                     self.started = old.into_iter().flatten().collect();
                     return Err(e);
                 }
             }
         }
         let mut report = ReloadReport::default();
+        let mut deferred = Vec::new();
         for (k, f) in keep.iter().zip(fresh) {
             let s = match (k, f) {
                 (Some(i), _) => match old.get_mut(*i).and_then(Option::take) {
@@ -288,10 +290,18 @@ impl Outputs {
                     }
                     None => continue,
                 },
-                (None, Some(s)) => {
+                (None, Some((s, later))) => {
                     report.added.push(s.spec.name.clone());
                     if let Some((d, _)) = &s.remote {
                         report.added_counters.push((d.name.clone(), d.counters()));
+                    }
+                    if let Some(later) = later {
+                        if let Deferred::Remote { prepared, .. } = &later {
+                            report
+                                .added_counters
+                                .push((s.spec.name.clone(), prepared.counters()));
+                        }
+                        deferred.push((self.started.len(), later));
                     }
                     s
                 }
@@ -319,6 +329,13 @@ impl Outputs {
         }
         self.retired_errors.extend(errors);
         self.retired.extend(stats);
+        for (i, later) in deferred {
+            if let Some(s) = self.started.get_mut(i) {
+                if let Err(e) = attach(s, later) {
+                    report.errors.push(e);
+                }
+            }
+        }
         Ok(report)
     }
 
@@ -373,45 +390,67 @@ impl Outputs {
     }
 }
 
-/// The spool directory or file `a` and `b` would both use, if any.
-fn shared_resource(a: &OutputSpec, b: &OutputSpec) -> Option<String> {
-    if let (Some((da, _)), Some((db, _))) = (&a.spool, &b.spool) {
-        if da == db {
-            return Some(format!("spool directory {}", da.display()));
-        }
-    }
-    if let (SinkSpec::File(fa), SinkSpec::File(fb)) = (&a.sink, &b.sink) {
-        if fa.path == fb.path {
-            return Some(format!("file {}", fa.path.display()));
-        }
-    }
-    None
+/// Whether `a` and `b` would both use one spool directory or one file.
+fn shared_resource(a: &OutputSpec, b: &OutputSpec) -> bool {
+    let spool = matches!((&a.spool, &b.spool), (Some((da, _)), Some((db, _))) if da == db);
+    let file = matches!((&a.sink, &b.sink), (SinkSpec::File(fa), SinkSpec::File(fb)) if fa.path == fb.path);
+    spool || file
+}
+
+/// What an output a reload adds still has to do once the output it replaces has
+/// let go of their shared file or spool.
+enum Deferred {
+    File {
+        writer: Arc<SharedWriter>,
+        held: Held,
+        spec: FileSpec,
+    },
+    Remote {
+        prepared: Prepared,
+        transport: Box<dyn Transport>,
+    },
 }
 
 fn start_one(o: &OutputSpec, hostname: &str) -> Result<Started, String> {
-    let local = |w: SharedWriter| {
-        let w = Arc::new(w);
-        Started {
-            spec: o.clone(),
-            route: route(o, Target::Local(w.clone())),
-            local: Some(w),
-            remote: None,
-        }
+    start_or_defer(o, hostname, false).map(|(s, _)| s)
+}
+
+/// Starts output `o`; with `defer`, only as far as taking lines: its file or spool
+/// is opened by [`attach`] later.
+fn start_or_defer(
+    o: &OutputSpec,
+    hostname: &str,
+    defer: bool,
+) -> Result<(Started, Option<Deferred>), String> {
+    let local = |w: Arc<SharedWriter>| Started {
+        spec: o.clone(),
+        route: route(o, Target::Local(w.clone())),
+        local: Some(w),
+        remote: None,
     };
-    let (transport, counters): (Box<dyn crate::sinks::delivery::Transport>, _) = match &o.sink {
+    let (transport, counters): (Box<dyn Transport>, _) = match &o.sink {
         SinkSpec::Stdout => {
-            return Ok(local(SharedWriter::new(
-                "stdout".into(),
-                Box::new(std::io::stdout()),
-            )))
+            let w = SharedWriter::new("stdout".into(), Box::new(std::io::stdout()));
+            return Ok((local(Arc::new(w)), None));
+        }
+        SinkSpec::File(f) if defer => {
+            let held = Held::default();
+            let w = Arc::new(SharedWriter::new(
+                f.path.display().to_string(),
+                Box::new(held.clone()),
+            ));
+            let later = Deferred::File {
+                writer: w.clone(),
+                held,
+                spec: f.clone(),
+            };
+            return Ok((local(w), Some(later)));
         }
         SinkSpec::File(f) => {
             let file = RotatingFile::open(f.clone())
                 .map_err(|e| format!("{}: cannot open {}: {e}", o.name, f.path.display()))?;
-            return Ok(local(SharedWriter::new(
-                f.path.display().to_string(),
-                Box::new(file),
-            )));
+            let w = SharedWriter::new(f.path.display().to_string(), Box::new(file));
+            return Ok((local(Arc::new(w)), None));
         }
         SinkSpec::Syslog(t) => {
             let counters = Arc::new(Counters::default());
@@ -428,6 +467,22 @@ fn start_one(o: &OutputSpec, hostname: &str) -> Result<Started, String> {
         }
         SinkSpec::Http(h) => (Box::new(HttpOut::new(h.clone())), Arc::default()),
     };
+    if defer {
+        let prepared = Delivery::prepare(o.name.clone(), counters, o.delivery);
+        let s = Started {
+            spec: o.clone(),
+            route: route(o, Target::Remote(prepared.handle())),
+            local: None,
+            remote: None,
+        };
+        return Ok((
+            s,
+            Some(Deferred::Remote {
+                prepared,
+                transport,
+            }),
+        ));
+    }
     let d = Delivery::start_with(
         o.name.clone(),
         transport,
@@ -435,23 +490,77 @@ fn start_one(o: &OutputSpec, hostname: &str) -> Result<Started, String> {
         o.spool.as_ref().map(|(d, m)| (d.as_path(), *m)),
         o.delivery,
     )
-    .map_err(|e| {
-        let dir = o
-            .spool
-            .as_ref()
-            .map(|(d, _)| d.display().to_string())
-            .unwrap_or_default();
-        format!("{}: cannot open the spool in {dir}: {e}", o.name)
-    })?;
+    .map_err(|e| spool_error(o, &e))?;
     let h = d
         .handle()
         .ok_or_else(|| format!("{}: output not running", o.name))?;
-    Ok(Started {
-        spec: o.clone(),
-        route: route(o, Target::Remote(h)),
-        local: None,
-        remote: Some((d, noun(o.carries))),
-    })
+    Ok((
+        Started {
+            spec: o.clone(),
+            route: route(o, Target::Remote(h)),
+            local: None,
+            remote: Some((d, noun(o.carries))),
+        },
+        None,
+    ))
+}
+
+fn spool_error(o: &OutputSpec, e: &std::io::Error) -> String {
+    let dir = o
+        .spool
+        .as_ref()
+        .map(|(d, _)| d.display().to_string())
+        .unwrap_or_default();
+    format!("{}: cannot open the spool in {dir}: {e}", o.name)
+}
+
+/// Finishes starting a deferred output `s`: opens its file (writing first what it
+/// held) or its spool and starts its thread.  An error is returned for the log; the
+/// output then counts what it cannot take (a file reports a write error at the
+/// end; an output without its spool delivers from memory).
+fn attach(s: &mut Started, later: Deferred) -> Result<(), String> {
+    match later {
+        Deferred::File { writer, held, spec } => match RotatingFile::open(spec.clone()) {
+            Ok(f) => {
+                writer.attach(Box::new(f), &held);
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("{}: cannot open {}: {e}", s.spec.name, spec.path.display());
+                writer.fail(std::io::Error::other(msg.clone()));
+                Err(msg)
+            }
+        },
+        Deferred::Remote {
+            prepared,
+            transport,
+        } => {
+            let mut problem = None;
+            let spool = match &s.spec.spool {
+                Some((dir, max)) => match Spool::open(dir, *max) {
+                    Ok(sp) => Some(sp),
+                    Err(e) => {
+                        problem = Some(format!(
+                            "{}; delivering without it",
+                            spool_error(&s.spec, &e)
+                        ));
+                        None
+                    }
+                },
+                None => None,
+            };
+            match Delivery::start_prepared(prepared, transport, spool) {
+                Ok(d) => s.remote = Some((d, noun(s.spec.carries))),
+                Err(e) => {
+                    return Err(format!(
+                        "{}: cannot start its thread: {e}; what it is sent is dropped and counted",
+                        s.spec.name
+                    ))
+                }
+            }
+            problem.map_or(Ok(()), Err)
+        }
+    }
 }
 
 fn route(o: &OutputSpec, target: Target) -> Route {
@@ -700,7 +809,6 @@ impl Drop for Fanout {
 mod tests {
     use super::*;
     use crate::config::Carries;
-    use crate::sinks::file_out::FileSpec;
     use std::path::Path;
 
     fn file(name: &str, path: &Path, format: Format) -> OutputSpec {
@@ -797,21 +905,119 @@ mod tests {
         assert_eq!(uids(&b), ["c4", "c5", "c6"]);
     }
 
+    /// Runs `outputs.reload(after)` on a thread while `f` sends `before` (buffered
+    /// when the reload starts) and, once the new set is published, `after_uids`.
+    fn reload_while_sending(
+        mut outputs: Outputs,
+        after: OutputsConfig,
+        f: &mut Fanout,
+        before: &[&str],
+        after_uids: &[&str],
+    ) -> (Outputs, ReloadReport) {
+        let slot = outputs.slot.clone();
+        let v0 = slot.version.load(Ordering::Acquire);
+        for u in before {
+            flow(f, u);
+        }
+        let reload = std::thread::spawn(move || {
+            let r = outputs.reload(&after);
+            (outputs, r)
+        });
+        while slot.version.load(Ordering::Acquire) == v0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for u in after_uids {
+            flow(f, u);
+        }
+        f.flush();
+        let (outputs, report) = reload.join().unwrap();
+        (outputs, report.unwrap())
+    }
+
     #[test]
-    fn reload_refuses_a_file_still_in_use_and_keeps_the_old_outputs() {
+    fn reload_switches_a_file_in_place_when_only_its_format_changes() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.jsonl");
-        let before = config(vec![file("alerts", &a, Format::Native)]);
-        let after = config(vec![file("alerts", &a, Format::Ecs)]);
-        let mut outputs = Outputs::start(&before, "h").unwrap();
+        let before = config(vec![file("events", &a, Format::Native)]);
+        let after = config(vec![file("events", &a, Format::Ecs)]);
+        let outputs = Outputs::start(&before, "h").unwrap();
         let mut f = outputs.flow_fanout();
-        let e = outputs.reload(&after).err().unwrap();
-        assert!(e.contains("still used by output alerts"), "{e}");
-        flow(&mut f, "c1");
+        let (outputs, report) =
+            reload_while_sending(outputs, after, &mut f, &["c1", "c2"], &["c3", "c4"]);
+        assert_eq!((report.added, report.removed), (vec!["events".to_string()], vec!["events".to_string()]));
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        flow(&mut f, "c5");
         drop(f);
-        outputs.finish(Duration::ZERO);
-        // Still the native writer: a native line has `uid` at the top level.
-        assert_eq!(uids(&a), ["c1"]);
+        let (errors, _) = outputs.finish(Duration::ZERO);
+        assert!(errors.is_empty(), "{errors:?}");
+        // The native lines the old output wrote, then the ECS ones, in order.
+        let ids: Vec<String> = std::fs::read_to_string(&a)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                match v["uid"].as_str() {
+                    Some(u) => format!("native {u}"),
+                    None => format!("ecs {}", v["event"]["id"].as_str().unwrap_or("?")),
+                }
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            ["native c1", "native c2", "ecs c3", "ecs c4", "ecs c5"]
+        );
+    }
+
+    #[test]
+    fn reload_hands_a_spool_to_the_output_that_replaces_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        let (r1, r2) = (
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+        );
+        let syslog = |name: &str, to: &std::net::UdpSocket| OutputSpec {
+            name: name.into(),
+            sink: SinkSpec::Syslog(
+                format!("udp://{}", to.local_addr().unwrap())
+                    .parse()
+                    .unwrap(),
+            ),
+            format: Format::Native,
+            carries: Carries::Flows,
+            min_priority: Priority::Debug,
+            delivery: Default::default(),
+            spool: Some((spool.clone(), 1 << 20)),
+        };
+        let before = config(vec![syslog("siem", &r1)]);
+        let after = config(vec![syslog("siem", &r2)]);
+        let outputs = Outputs::start(&before, "h").unwrap();
+        let mut f = outputs.flow_fanout();
+        let (outputs, report) =
+            reload_while_sending(outputs, after, &mut f, &["c1", "c2"], &["c3"]);
+        assert_eq!(report.removed, ["siem"]);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        assert_eq!(report.removed_lost, 0);
+        flow(&mut f, "c4");
+        drop(f);
+        let (_, stats) = outputs.finish(Duration::from_secs(5));
+        let got = |s: &std::net::UdpSocket| {
+            s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+            let mut uids = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                let uid = text.split("\"uid\":\"").nth(1).and_then(|t| t.split('"').next());
+                uids.push(uid.unwrap_or("?").to_string());
+            }
+            uids
+        };
+        assert_eq!(got(&r1), ["c1", "c2"]);
+        assert_eq!(got(&r2), ["c3", "c4"]);
+        // Both outputs' counters reach the summary: the old one's first.
+        let sent: Vec<u64> = stats.iter().map(|(_, _, s)| s.sent).collect();
+        assert_eq!(sent, [2, 2]);
+        assert!(stats.iter().all(|(_, _, s)| s.lost() == 0));
     }
 
     #[test]

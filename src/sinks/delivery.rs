@@ -188,6 +188,28 @@ impl Default for DeliveryOptions {
     }
 }
 
+/// A remote output's queue before its thread starts ([`Delivery::prepare`]).
+pub struct Prepared {
+    name: String,
+    tx: Sender<Message>,
+    rx: Receiver<Message>,
+    counters: Arc<Counters>,
+    opts: DeliveryOptions,
+}
+
+impl Prepared {
+    pub fn handle(&self) -> OutputHandle {
+        OutputHandle {
+            tx: self.tx.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+}
+
 /// A running output.
 pub struct Delivery {
     /// What the summary calls it (`syslog 127.0.0.1:514`, `http https://...`).
@@ -223,7 +245,37 @@ impl Delivery {
             Some((dir, max)) => Some(Spool::open(dir, max)?),
             None => None,
         };
+        Delivery::start_prepared(Delivery::prepare(name, counters, opts), transport, spool)
+    }
+
+    /// The output's queue without its thread: workers may send to it already
+    /// ([`Prepared::handle`]); what they send waits in the queue (bounded as ever)
+    /// until [`Delivery::start_prepared`].  For an output a reload adds that must
+    /// wait for the one it replaces to let go of their shared spool.
+    pub fn prepare(name: String, counters: Arc<Counters>, opts: DeliveryOptions) -> Prepared {
         let (tx, rx) = bounded::<Message>(opts.queue.max(1));
+        Prepared {
+            name,
+            tx,
+            rx,
+            counters,
+            opts,
+        }
+    }
+
+    /// Starts the thread of a [`Prepared`] output, with `spool` (already open).
+    pub fn start_prepared(
+        p: Prepared,
+        transport: Box<dyn Transport>,
+        spool: Option<Spool>,
+    ) -> std::io::Result<Delivery> {
+        let Prepared {
+            name,
+            tx,
+            rx,
+            counters,
+            opts,
+        } = p;
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Arc::new(Mutex::new(None));
         let st = State {

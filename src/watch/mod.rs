@@ -684,6 +684,9 @@ fn reload_outputs(r: &Reload) {
                 removed = report.removed.len(),
                 "outputs reloaded"
             );
+            for e in &report.errors {
+                eprintln!("bridgewatch: error: SIGHUP: {e}");
+            }
             if !report.switched_in_time {
                 eprintln!("bridgewatch: warning: SIGHUP: a flow worker had not moved to the new outputs by the flush deadline; what it still sent the removed ones is counted as dropped");
             }
