@@ -1084,7 +1084,15 @@ fn two_end_lab(
     ip(&["netns", "add", &host]);
     lab.namespaces.push(host.clone());
     ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
-    ip(&["-n", &host, "addr", "add", &format!("10.{net}.0.1/24"), "dev", &br]);
+    ip(&[
+        "-n",
+        &host,
+        "addr",
+        "add",
+        &format!("10.{net}.0.1/24"),
+        "dev",
+        &br,
+    ]);
     ip(&["-n", &host, "link", "set", &br, "up"]);
     ip(&["-n", &host, "link", "set", "lo", "up"]);
     for (ns, last, veth) in [
@@ -1131,20 +1139,23 @@ fn udp_stream(
     let flag = stop.clone();
     in_ns(srv, move || {
         let s = UdpSocket::bind(format!("10.{net}.0.30:9999")).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         tx.send(()).unwrap();
         let mut buf = [0u8; 64];
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
             let _ = s.recv_from(&mut buf);
         }
     });
-    rx.recv_timeout(Duration::from_secs(5)).expect("server bound");
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("server bound");
     let sender = in_ns(cli, move || {
         let mut sent = Vec::new();
         for i in 0..n {
             let port = 20000 + i;
             let s = UdpSocket::bind(format!("10.{net}.0.20:{port}")).unwrap();
-            s.send_to(&[b'u'; 20], format!("10.{net}.0.30:9999")).unwrap();
+            s.send_to(&[b'u'; 20], format!("10.{net}.0.30:9999"))
+                .unwrap();
             sent.push(port);
             std::thread::sleep(gap);
         }
@@ -1224,15 +1235,31 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     };
     std::fs::write(&rules, rule("UDP to 9999", "WARNING")).unwrap();
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &host, BIN, "watch", "-i", &br, "--no-docker"])
-        .arg("--containers")
-        .arg(&inv)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--timeout", "udp=1", "--dedup-window", "0", "--threads", "2"])
-        .args(["--listen", "127.0.0.1:0"]);
+    cmd.args([
+        "netns",
+        "exec",
+        &host,
+        BIN,
+        "watch",
+        "-i",
+        &br,
+        "--no-docker",
+    ])
+    .arg("--containers")
+    .arg(&inv)
+    .arg("--config")
+    .arg(&cfg)
+    .arg("--rules")
+    .arg(&rules)
+    .args([
+        "--timeout",
+        "udp=1",
+        "--dedup-window",
+        "0",
+        "--threads",
+        "2",
+    ])
+    .args(["--listen", "127.0.0.1:0"]);
     let log = lab.start_watch(&mut cmd);
     let port: u16 = {
         let err = log.stderr.lock().unwrap().clone();
@@ -1301,10 +1328,7 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
         .split("configuration does not load")
         .nth(1)
         .unwrap_or_default();
-    assert!(
-        bad.contains(&format!("{}:3:", cfg.display())),
-        "{bad}"
-    );
+    assert!(bad.contains(&format!("{}:3:", cfg.display())), "{bad}");
     assert_eq!(err.matches("outputs reloaded").count(), 1, "{err}");
 
     let n = sent.len();
@@ -1372,9 +1396,8 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     let written = kept.iter().filter(new_rule).count() as u64;
     assert!(written > 0, "the reloaded rule never fired");
     assert_eq!(
-        metrics.get(
-            "bridgewatch_alerts_total{rule=\"UDP to 9999 reloaded\",priority=\"Critical\"}"
-        ),
+        metrics
+            .get("bridgewatch_alerts_total{rule=\"UDP to 9999 reloaded\",priority=\"Critical\"}"),
         Some(&written),
         "{metrics:?}"
     );
@@ -1399,20 +1422,39 @@ fn watch_sighup_keeps_flag_outputs() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (mut lab, host, cli, srv, br, inv) = two_end_lab("f", 80, dir.path());
-    let (flows, alerts) = (dir.path().join("flows.jsonl"), dir.path().join("alerts.jsonl"));
+    let (flows, alerts) = (
+        dir.path().join("flows.jsonl"),
+        dir.path().join("alerts.jsonl"),
+    );
     let rules = dir.path().join("rules.yaml");
     std::fs::write(&rules, "- rule: UDP to 9999\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: WARNING\n").unwrap();
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &host, BIN, "watch", "-i", &br, "--no-docker"])
-        .arg("--containers")
-        .arg(&inv)
-        .arg("--flows")
-        .arg(&flows)
-        .arg("--alerts")
-        .arg(&alerts)
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--timeout", "udp=1", "--dedup-window", "0", "--threads", "2"]);
+    cmd.args([
+        "netns",
+        "exec",
+        &host,
+        BIN,
+        "watch",
+        "-i",
+        &br,
+        "--no-docker",
+    ])
+    .arg("--containers")
+    .arg(&inv)
+    .arg("--flows")
+    .arg(&flows)
+    .arg("--alerts")
+    .arg(&alerts)
+    .arg("--rules")
+    .arg(&rules)
+    .args([
+        "--timeout",
+        "udp=1",
+        "--dedup-window",
+        "0",
+        "--threads",
+        "2",
+    ]);
     let log = lab.start_watch(&mut cmd);
     let (sender, server_stop) = udp_stream(&cli, &srv, 80, 200, Duration::from_millis(10));
     std::thread::sleep(Duration::from_millis(1000));

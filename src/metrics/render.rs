@@ -4,8 +4,8 @@
 //! sample).
 
 use super::{lock, Metrics, DECODE_KINDS};
-use crate::watch::live::IfaceCounters;
 use crate::sinks::delivery::SenderStats;
+use crate::watch::live::IfaceCounters;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 

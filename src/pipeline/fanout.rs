@@ -31,9 +31,9 @@ use crate::sinks::delivery::{
     Counters, Delivery, Kind, Message, OutputHandle, Prepared, SenderStats, Transport,
 };
 use crate::sinks::file_out::{FileSpec, RotatingFile};
-use crate::sinks::spool::Spool;
 use crate::sinks::format::{syslog_severity, FlowContext, Format};
 use crate::sinks::http_out::HttpOut;
+use crate::sinks::spool::Spool;
 use crate::sinks::syslog_out::SyslogOut;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -944,7 +944,10 @@ mod tests {
         let mut f = outputs.flow_fanout();
         let (outputs, report) =
             reload_while_sending(outputs, after, &mut f, &["c1", "c2"], &["c3", "c4"]);
-        assert_eq!((report.added, report.removed), (vec!["events".to_string()], vec!["events".to_string()]));
+        assert_eq!(
+            (report.added, report.removed),
+            (vec!["events".to_string()], vec!["events".to_string()])
+        );
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         flow(&mut f, "c5");
         drop(f);
@@ -1002,12 +1005,16 @@ mod tests {
         drop(f);
         let (_, stats) = outputs.finish(Duration::from_secs(5));
         let got = |s: &std::net::UdpSocket| {
-            s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
             let mut uids = Vec::new();
             let mut buf = [0u8; 4096];
             while let Ok(n) = s.recv(&mut buf) {
                 let text = String::from_utf8_lossy(&buf[..n]).to_string();
-                let uid = text.split("\"uid\":\"").nth(1).and_then(|t| t.split('"').next());
+                let uid = text
+                    .split("\"uid\":\"")
+                    .nth(1)
+                    .and_then(|t| t.split('"').next());
                 uids.push(uid.unwrap_or("?").to_string());
             }
             uids
@@ -1034,7 +1041,11 @@ mod tests {
         ));
         assert!(!same_output(
             &o,
-            &file("outputs[3] file /tmp/y.jsonl", Path::new("/tmp/y.jsonl"), Format::Native)
+            &file(
+                "outputs[3] file /tmp/y.jsonl",
+                Path::new("/tmp/y.jsonl"),
+                Format::Native
+            )
         ));
         let mut named = file("siem", p, Format::Native);
         assert!(!same_output(&o, &named));

@@ -8,7 +8,9 @@
 //! packet by the symmetric flow hash to one of N workers over a bounded channel; each
 //! worker owns its table outright.  SIGINT/SIGTERM set a flag: captures stop, the
 //! channels close, every worker flushes its open flows and alerts, the summary is
-//! printed and the exit status is 0.
+//! printed and the exit status is 0.  SIGHUP reloads the rules and the outputs on a
+//! thread of its own ([`reload_on_sighup`]); the workers follow both at their next
+//! flow or flush.
 
 pub mod captures;
 pub mod cli;
@@ -704,9 +706,7 @@ fn reload_outputs(r: &Reload) {
             }
             live.config = cfg;
         }
-        Err(e) => eprintln!(
-            "bridgewatch: error: SIGHUP: {e}; the previous outputs stay in force"
-        ),
+        Err(e) => eprintln!("bridgewatch: error: SIGHUP: {e}; the previous outputs stay in force"),
     }
 }
 

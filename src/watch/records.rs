@@ -6,6 +6,8 @@
 //! `resp_container` (id, name, image, labels, network, or null), looked up in the
 //! inventory by each end's address at the flow's start, so an address a container
 //! held earlier names the container that held it then (the inventory's leases).
+//! Outputs in the other formats get the same attribution ([`FlowContext`]) mapped
+//! to their own fields by [`crate::sinks::format`].
 
 use crate::flow::record::FlowRecord;
 use crate::pipeline::alerts::RuleHook;

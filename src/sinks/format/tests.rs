@@ -348,7 +348,10 @@ fn watch_flows_carry_the_attribution_in_ecs() {
     assert_eq!(get(&v, "labels.orig_container"), HOSTILE);
     assert_eq!(get(&v, "labels.resp_container"), "db-1");
     assert_eq!(get(&v, "bridgewatch.resp_container.labels.tier"), "data");
-    assert_eq!(get(&v, "bridgewatch.orig_container.network"), "shop_default");
+    assert_eq!(
+        get(&v, "bridgewatch.orig_container.network"),
+        "shop_default"
+    );
     assert_eq!(strs(get(&v, "event.type")), ["connection", "end"]);
 
     // Only the responder is a container (inbound): it is `container.*`; an interim
@@ -396,7 +399,10 @@ fn watch_flows_carry_the_attribution_in_ocsf() {
     assert_eq!(get(&v, "src_endpoint.container.image.name"), "team/app");
     assert_eq!(get(&v, "src_endpoint.container.image.tag"), "1.2");
     assert_eq!(get(&v, "dst_endpoint.container.uid"), "dbdbdb");
-    assert_eq!(strs(get(&v, "dst_endpoint.container.labels")), ["tier=data"]);
+    assert_eq!(
+        strs(get(&v, "dst_endpoint.container.labels")),
+        ["tier=data"]
+    );
     assert_eq!(get(&v, "connection_info.direction_id"), 2);
     assert_eq!(get(&v, "connection_info.direction"), "Outbound");
     assert_eq!(get(&v, "unmapped.direction"), "outbound");
