@@ -15,6 +15,9 @@
 //! Needs root and `ip netns`; without them the tests skip with a reason, except under
 //! CI=true, where they fail.
 
+mod common;
+
+use common::http::{Answer, Server};
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1189,6 +1192,11 @@ fn stop_watch(lab: &mut Lab, log: WatchLog) -> String {
     err
 }
 
+/// `v` at a dotted path (`flow.orig_p`); null where it is missing.
+fn get_path<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, k| &v[k])
+}
+
 /// How many times each source port appears among `ports`.
 fn tally(ports: impl Iterator<Item = u64>) -> std::collections::BTreeMap<u64, usize> {
     let mut m = std::collections::BTreeMap::new();
@@ -1224,9 +1232,27 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
             p.display()
         )
     };
+    // Webhook receivers, in the namespace watch runs in (bound there, served here).
+    let receiver = || {
+        in_ns(&host, || Server::start(|_| Answer::Status(200, "OK"), "{}"))
+            .join()
+            .unwrap()
+    };
+    let (hook_old, hook_new) = (receiver(), receiver());
+    let hook = |name: &str, s: &Server| {
+        format!(
+            "[[outputs]]\nname = \"{name}\"\ncarries = \"alerts\"\nhttp = {{ url = \"http://127.0.0.1:{}/hook\" }}\n",
+            s.port
+        )
+    };
     std::fs::write(
         &cfg,
-        format!("{}{}", file_out(&k, "native"), file_out(&a, "native")),
+        format!(
+            "flush_timeout = 5\n{}{}{}",
+            file_out(&k, "native"),
+            file_out(&a, "native"),
+            hook("hook-old", &hook_old)
+        ),
     )
     .unwrap();
     let rules = dir.path().join("rules.yaml");
@@ -1275,7 +1301,12 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     std::thread::sleep(Duration::from_millis(3000));
     std::fs::write(
         &cfg,
-        format!("{}{}", file_out(&b, "ecs"), file_out(&k, "native")),
+        format!(
+            "flush_timeout = 5\n{}{}{}",
+            file_out(&b, "ecs"),
+            file_out(&k, "native"),
+            hook("hook-new", &hook_new)
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -1315,13 +1346,22 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
 
     assert!(
         err.contains(&format!(
-            "outputs reloaded from {}: kept outputs[0] file {}; added outputs[0] file {}; removed outputs[1] file {}",
+            "outputs reloaded from {}: kept outputs[0] file {}; added outputs[0] file {}, hook-new; removed outputs[1] file {}, hook-old",
             cfg.display(),
             k.display(),
             b.display(),
             a.display()
         )),
         "{err}"
+    );
+    // The removed webhook drained before it stopped: its summary line says so.
+    let old_line = err
+        .lines()
+        .find(|l| l.contains("output hook-old (until a reload removed it):"))
+        .unwrap_or_else(|| panic!("no summary line for the removed webhook: {err}"));
+    assert!(
+        old_line.contains(" 0 dropped (queue full)") && old_line.contains(" 0 undelivered at exit"),
+        "{old_line}"
     );
     // The error names the file, the line and the column; nothing was switched.
     let bad = err
@@ -1379,6 +1419,45 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     let both = tally(aa.iter().chain(&ba).copied());
     assert_eq!(both.len(), n, "alerts lost across the switch");
     assert!(both.values().all(|c| *c == 1), "alerts repeated: {both:?}");
+    // Each webhook got exactly the alerts of the file output started with it.
+    let hooked = |srv: &Server| {
+        let mut v: Vec<(String, u64)> = srv
+            .ok
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| serde_json::from_str::<Vec<Value>>(&r.text()).unwrap())
+            .map(|a| {
+                (
+                    a["rule"].as_str().unwrap().to_string(),
+                    a["flow"]["orig_p"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let alerts_of = |lines: &[Value], rule_key: &str, port_key: &str| {
+        let mut v: Vec<(String, u64)> = lines
+            .iter()
+            .filter(|l| !get_path(l, rule_key).is_null())
+            .map(|l| {
+                (
+                    get_path(l, rule_key).as_str().unwrap().to_string(),
+                    get_path(l, port_key).as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let old_hooked = hooked(&hook_old);
+    assert!(!old_hooked.is_empty());
+    assert_eq!(old_hooked, alerts_of(&a_lines, "rule", "flow.orig_p"));
+    assert_eq!(
+        hooked(&hook_new),
+        alerts_of(&b_lines, "rule.name", "source.port")
+    );
     // The stream went on well past the switch: its last flows are only in B.
     let last = u64::from(*sent.last().unwrap());
     assert!(bf.contains(&last) && !af.contains(&last));

@@ -468,4 +468,28 @@ mod tests {
         }
         assert!(!text.contains("rule=\"\""), "{text}");
     }
+
+    /// An output a reload replaced under the same name stays one series, its old
+    /// counters (drops included) added to the new one's.
+    #[test]
+    fn an_output_name_registered_twice_is_one_summed_series() {
+        let m = Metrics::new(&[], "0", "x");
+        let (old, new) = (Arc::new(Counters::default()), Arc::new(Counters::default()));
+        old.truncated.store(2, Ordering::Relaxed);
+        new.truncated.store(3, Ordering::Relaxed);
+        m.add_output("siem", old);
+        m.add_output("other", Arc::new(Counters::default()));
+        m.add_output("siem", new);
+        let text = m.render();
+        assert_eq!(
+            text.matches("bridgewatch_output_truncated_total{output=\"siem\"}")
+                .count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("bridgewatch_output_truncated_total{output=\"siem\"} 5\n"),
+            "{text}"
+        );
+    }
 }

@@ -328,7 +328,13 @@ impl Outputs {
             report.removed_spooled += st.spooled_at_exit;
         }
         self.retired_errors.extend(errors);
-        self.retired.extend(stats);
+        // The summary's line for a removed output says so (a new output may have
+        // taken its name).
+        self.retired.extend(
+            stats
+                .into_iter()
+                .map(|(n, what, st)| (format!("{n} (until a reload removed it)"), what, st)),
+        );
         for (i, later) in deferred {
             if let Some(s) = self.started.get_mut(i) {
                 if let Err(e) = attach(s, later) {
