@@ -39,6 +39,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How long a reload waits for every fan-out to move to the new outputs (a watch
+/// worker does within its 200 ms tick) before it drains the removed ones anyway.
+const SWITCH_WAIT: Duration = Duration::from_secs(2);
+
 /// Syslog severity of a flow record (informational).
 const FLOW_SEVERITY: u8 = 6;
 const FORMATS: [Format; 4] = [Format::Native, Format::Ecs, Format::Ocsf, Format::Cef];
@@ -228,8 +232,9 @@ impl Outputs {
     /// ([`same_output`]) keep running untouched; new ones are started, and only
     /// if all of them start is the new set put in force (else nothing changes and
     /// the error names the output).  Then waits until every fan-out has moved
-    /// (normally one worker tick) and drains the outputs removed, sharing
-    /// `cfg.flush_timeout` between the wait and their delivery.
+    /// (normally one worker tick, at most [`SWITCH_WAIT`]) and gives the outputs
+    /// removed `cfg.flush_timeout` to deliver what they hold, like at the end of a
+    /// run.
     pub fn reload(&mut self, cfg: &OutputsConfig) -> Result<ReloadReport, String> {
         let mut old: Vec<Option<Started>> = std::mem::take(&mut self.started)
             .into_iter()
@@ -315,14 +320,13 @@ impl Outputs {
         report.removed = removed.iter().map(|s| s.spec.name.clone()).collect();
         // Every fan-out moves at its next event or flush (a watch worker flushes
         // at least every tick); until then the old outputs must keep taking lines.
-        let deadline = Instant::now() + cfg.flush_timeout;
+        let deadline = Instant::now() + SWITCH_WAIT;
         while Arc::get_mut(&mut previous).is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         report.switched_in_time = Arc::get_mut(&mut previous).is_some();
         drop(previous);
-        let grace = deadline.saturating_duration_since(Instant::now());
-        let (errors, stats) = finish_all(removed, grace);
+        let (errors, stats) = finish_all(removed, cfg.flush_timeout);
         for (_, _, st) in &stats {
             report.removed_lost += st.lost();
             report.removed_spooled += st.spooled_at_exit;
@@ -1031,6 +1035,39 @@ mod tests {
         let sent: Vec<u64> = stats.iter().map(|(_, _, s)| s.sent).collect();
         assert_eq!(sent, [2, 2]);
         assert!(stats.iter().all(|(_, _, s)| s.lost() == 0));
+    }
+
+    #[test]
+    fn a_removed_output_that_cannot_deliver_counts_its_events_as_dropped() {
+        // A port nothing listens on: every send fails and is retried.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let siem = OutputSpec {
+            name: "siem".into(),
+            sink: SinkSpec::Syslog(format!("tcp://{closed}").parse().unwrap()),
+            format: Format::Native,
+            carries: Carries::Flows,
+            min_priority: Priority::Debug,
+            delivery: Default::default(),
+            spool: None,
+        };
+        let outputs = Outputs::start(&config(vec![siem]), "h").unwrap();
+        let mut f = outputs.flow_fanout();
+        let after = OutputsConfig {
+            outputs: Vec::new(),
+            flush_timeout: Duration::from_millis(300),
+        };
+        let (outputs, report) =
+            reload_while_sending(outputs, after, &mut f, &["c1", "c2", "c3"], &["c4"]);
+        assert_eq!(report.removed, ["siem"]);
+        assert_eq!(report.removed_lost, 3);
+        drop(f);
+        let (_, stats) = outputs.finish(Duration::ZERO);
+        let (name, _, st) = &stats[0];
+        assert_eq!(name, "siem (until a reload removed it)");
+        assert_eq!((st.sent, st.undelivered_at_exit, st.lost()), (0, 3, 3));
     }
 
     #[test]

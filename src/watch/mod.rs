@@ -9,7 +9,7 @@
 //! worker owns its table outright.  SIGINT/SIGTERM set a flag: captures stop, the
 //! channels close, every worker flushes its open flows and alerts, the summary is
 //! printed and the exit status is 0.  SIGHUP reloads the rules and the outputs on a
-//! thread of its own ([`reload_on_sighup`]); the workers follow both at their next
+//! thread of its own (`reload_on_sighup`); the workers follow both at their next
 //! flow or flush.
 
 pub mod captures;
@@ -690,11 +690,11 @@ fn reload_outputs(r: &Reload) {
                 eprintln!("bridgewatch: error: SIGHUP: {e}");
             }
             if !report.switched_in_time {
-                eprintln!("bridgewatch: warning: SIGHUP: a flow worker had not moved to the new outputs by the flush deadline; what it still sent the removed ones is counted as dropped");
+                eprintln!("bridgewatch: warning: SIGHUP: a flow worker had not moved to the new outputs within 2 s; what it still sends the removed ones is counted as dropped");
             }
             if report.removed_lost > 0 {
                 eprintln!(
-                    "bridgewatch: error: SIGHUP: the removed outputs could not deliver {} events by the flush deadline (counted as dropped)",
+                    "bridgewatch: error: SIGHUP: the removed outputs could not deliver {} events within flush_timeout (counted as dropped)",
                     report.removed_lost
                 );
             }
