@@ -66,6 +66,11 @@ pub enum Command {
         Quiet flows end on wall-clock time; flows open longer than --active-timeout get \
         interim records. SIGINT or SIGTERM stops the capture, writes every open flow and \
         alert, prints the summary (with kernel and interface drops per interface) and exits 0.\n\n\
+        SIGHUP reloads the rules and the outputs (--config read again): outputs with the same \
+        name and settings keep running with their queues and spools; the others are started, \
+        or drained within flush_timeout (what they cannot deliver is counted as dropped); \
+        flows in progress are untouched. Rules or a config that do not load change nothing \
+        and are reported on stderr. SIGUSR1 reopens output files.\n\n\
         Needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode).\n\n\
         Example:\n  \
         bridgewatch watch -i docker0 -i br-3f2a --containers inventory.json --flows flows.jsonl"
@@ -229,7 +234,10 @@ pub struct OutputArgs {
     /// outputs, each with a sink (stdout, file with rotation, syslog, http), a format,
     /// what it carries (alerts, flows or both), a minimum priority and delivery
     /// settings. Unknown keys are errors. The output flags below add outputs to it.
-    /// Format and a complete example: README, "Config file"; docs/outputs.example.toml.
+    /// watch reads it again on SIGHUP: outputs with the same name and settings keep
+    /// running, the others are started or drained; a file that does not load changes
+    /// nothing. Format and a complete example: README, "Config file";
+    /// docs/outputs.example.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -2,7 +2,8 @@
 //! what is in flight, let outputs deliver within their deadline, print the summary);
 //! a second one exits at once (the spools are crash-safe).  SIGUSR1 asks every file
 //! output to reopen its file, for logrotate's `postrotate`.  SIGHUP asks live mode
-//! to reload its rules (replay, which reads files to their end, ignores it).
+//! to reload its rules and its outputs (replay, which reads files to their end,
+//! ignores it).
 //!
 //! The handlers only wake a thread of signal-hook's (nothing runs in signal context);
 //! that thread sets the stop flag or bumps the reopen generation, which file outputs
@@ -16,7 +17,8 @@ use std::sync::Arc;
 static REOPEN_GENERATION: AtomicU64 = AtomicU64::new(0);
 static RELOAD_GENERATION: AtomicU64 = AtomicU64::new(0);
 
-/// How many SIGHUP the process has had: live mode reloads its rules when this moves.
+/// How many SIGHUP the process has had: live mode reloads its rules and outputs
+/// when this moves.
 pub fn reload_generation() -> u64 {
     RELOAD_GENERATION.load(Ordering::Relaxed)
 }
@@ -50,7 +52,7 @@ pub fn install() -> std::io::Result<Arc<AtomicBool>> {
             for sig in signals.forever() {
                 if sig == SIGHUP {
                     RELOAD_GENERATION.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("SIGHUP: reloading rules");
+                    tracing::info!("SIGHUP: reloading rules and outputs");
                     continue;
                 }
                 if sig == SIGUSR1 {

@@ -15,6 +15,9 @@
 //! Needs root and `ip netns`; without them the tests skip with a reason, except under
 //! CI=true, where they fail.
 
+mod common;
+
+use common::http::{Answer, Server};
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1086,4 +1089,506 @@ fn watch_metrics_and_readiness_match_the_summary() {
         "one interface: all packets"
     );
     eprintln!("watch_metrics: {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+/// A bridge in its own "host" namespace with a client (`.20`, the inventory's
+/// container `reload-cli-1`) and a server (`.30`, no container) namespace, on
+/// `10.<net>.0.0/24`; names carry `tag`.  Returns the lab, the host namespace,
+/// the client's, the server's, the bridge and the inventory file.
+fn two_end_lab(
+    tag: &str,
+    net: u8,
+    dir: &std::path::Path,
+) -> (Lab, String, String, String, String, std::path::PathBuf) {
+    let pid = std::process::id();
+    let host = format!("bwt-{pid}-{tag}h");
+    let (cli, srv) = (format!("bwt-{pid}-{tag}c"), format!("bwt-{pid}-{tag}s"));
+    let br = format!("bwt{pid}{tag}b");
+    let mut lab = Lab {
+        namespaces: Vec::new(),
+        watch: None,
+    };
+    ip(&["netns", "add", &host]);
+    lab.namespaces.push(host.clone());
+    ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
+    ip(&[
+        "-n",
+        &host,
+        "addr",
+        "add",
+        &format!("10.{net}.0.1/24"),
+        "dev",
+        &br,
+    ]);
+    ip(&["-n", &host, "link", "set", &br, "up"]);
+    ip(&["-n", &host, "link", "set", "lo", "up"]);
+    for (ns, last, veth) in [
+        (&cli, 20, format!("bwt{pid}{tag}c")),
+        (&srv, 30, format!("bwt{pid}{tag}s")),
+    ] {
+        ip(&["netns", "add", ns]);
+        lab.namespaces.push(ns.to_string());
+        ip(&[
+            "-n", &host, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
+        let addr = format!("10.{net}.0.{last}/24");
+        ip(&["-n", ns, "addr", "add", &addr, "dev", "eth0"]);
+        ip(&["-n", ns, "link", "set", "eth0", "up"]);
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", &host, "link", "set", &veth, "master", &br]);
+        ip(&["-n", &host, "link", "set", &veth, "up"]);
+    }
+    let inv = dir.join("containers.json");
+    std::fs::write(
+        &inv,
+        format!(
+            r#"{{"containers": [{{"id": "c1c1c1c1c1c1", "name": "reload-cli-1",
+                "image": "shop/cli:3", "ips": ["10.{net}.0.20"]}}], "host_ips": ["10.{net}.0.1"]}}"#
+        ),
+    )
+    .unwrap();
+    (lab, host, cli, srv, br, inv)
+}
+
+/// From the client namespace, one UDP flow per source port (`20000 + i`, i < n),
+/// 20 bytes each to the server's port 9999, `gap` apart; a server in the server
+/// namespace takes them.  Returns the sender's thread (the ports it sent from, in
+/// order) and a stop flag for the server.
+fn udp_stream(
+    cli: &str,
+    srv: &str,
+    net: u8,
+    n: u16,
+    gap: Duration,
+) -> (JoinHandle<Vec<u16>>, Arc<std::sync::atomic::AtomicBool>) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let flag = stop.clone();
+    in_ns(srv, move || {
+        let s = UdpSocket::bind(format!("10.{net}.0.30:9999")).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 64];
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = s.recv_from(&mut buf);
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("server bound");
+    let sender = in_ns(cli, move || {
+        let mut sent = Vec::new();
+        for i in 0..n {
+            let port = 20000 + i;
+            let s = UdpSocket::bind(format!("10.{net}.0.20:{port}")).unwrap();
+            s.send_to(&[b'u'; 20], format!("10.{net}.0.30:9999"))
+                .unwrap();
+            sent.push(port);
+            std::thread::sleep(gap);
+        }
+        sent
+    });
+    (sender, stop)
+}
+
+/// Sends `sig` to the watch by its pid.
+fn signal(pid: libc::pid_t, sig: libc::c_int) {
+    // SAFETY: signalling the child this test started, by its pid.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
+/// Ends the lab's watch with SIGTERM; returns its stderr once it exited 0.
+fn stop_watch(lab: &mut Lab, log: WatchLog) -> String {
+    signal(log.pid, libc::SIGTERM);
+    let mut child = lab.watch.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    log.reader.join().unwrap();
+    let err = log.stderr.lock().unwrap().clone();
+    assert!(status.success(), "watch exited {status}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// `v` at a dotted path (`flow.orig_p`); null where it is missing.
+fn get_path<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, k| &v[k])
+}
+
+/// How many times each source port appears among `ports`.
+fn tally(ports: impl Iterator<Item = u64>) -> std::collections::BTreeMap<u64, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for p in ports {
+        *m.entry(p).or_default() += 1;
+    }
+    m
+}
+
+/// SIGHUP mid-stream with a new `--config` (one output kept, one removed, one added
+/// in ECS) and new rules: the kept output has every flow and alert once; every flow
+/// and alert is once in the removed output or the added one, never both, never
+/// neither; later flows land in the added one, with the attribution in ECS fields;
+/// `/metrics` counts the rule the reload added under its name; an invalid config on
+/// a second SIGHUP keeps the outputs working and names the file, line and column.
+#[test]
+fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
+    if skip("watch_sighup_switches_outputs_without_losing_or_repeating_events") {
+        return;
+    }
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut lab, host, cli, srv, br, inv) = two_end_lab("r", 79, dir.path());
+    let (k, a, b) = (
+        dir.path().join("kept.jsonl"),
+        dir.path().join("a.jsonl"),
+        dir.path().join("b.ecs.jsonl"),
+    );
+    let cfg = dir.path().join("outputs.toml");
+    let file_out = |p: &std::path::Path, format: &str| {
+        format!(
+            "[[outputs]]\ncarries = \"both\"\nformat = \"{format}\"\nfile = {{ path = \"{}\" }}\n",
+            p.display()
+        )
+    };
+    // Webhook receivers, in the namespace watch runs in (bound there, served here).
+    let receiver = || {
+        in_ns(&host, || Server::start(|_| Answer::Status(200, "OK"), "{}"))
+            .join()
+            .unwrap()
+    };
+    let (hook_old, hook_new) = (receiver(), receiver());
+    let hook = |name: &str, s: &Server| {
+        format!(
+            "[[outputs]]\nname = \"{name}\"\ncarries = \"alerts\"\nhttp = {{ url = \"http://127.0.0.1:{}/hook\" }}\n",
+            s.port
+        )
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "flush_timeout = 5\n{}{}{}",
+            file_out(&k, "native"),
+            file_out(&a, "native"),
+            hook("hook-old", &hook_old)
+        ),
+    )
+    .unwrap();
+    let rules = dir.path().join("rules.yaml");
+    let rule = |name: &str, prio: &str| {
+        format!("- rule: {name}\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: {prio}\n")
+    };
+    std::fs::write(&rules, rule("UDP to 9999", "WARNING")).unwrap();
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &host,
+        BIN,
+        "watch",
+        "-i",
+        &br,
+        "--no-docker",
+    ])
+    .arg("--containers")
+    .arg(&inv)
+    .arg("--config")
+    .arg(&cfg)
+    .arg("--rules")
+    .arg(&rules)
+    .args([
+        "--timeout",
+        "udp=1",
+        "--dedup-window",
+        "0",
+        "--threads",
+        "2",
+    ])
+    .args(["--listen", "127.0.0.1:0"]);
+    let log = lab.start_watch(&mut cmd);
+    let port: u16 = {
+        let err = log.stderr.lock().unwrap().clone();
+        let at = err
+            .split("on http://127.0.0.1:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no listen address in {err}"));
+        at.lines().next().unwrap().trim().parse().unwrap()
+    };
+
+    // 450 flows over about 6 s; the reloads land in the middle of the stream.
+    let (sender, server_stop) = udp_stream(&cli, &srv, 79, 450, Duration::from_millis(12));
+    std::thread::sleep(Duration::from_millis(3000));
+    std::fs::write(
+        &cfg,
+        format!(
+            "flush_timeout = 5\n{}{}{}",
+            file_out(&b, "ecs"),
+            file_out(&k, "native"),
+            hook("hook-new", &hook_new)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &rules,
+        format!(
+            "{}{}",
+            rule("UDP to 9999", "WARNING"),
+            rule("UDP to 9999 reloaded", "CRITICAL")
+        ),
+    )
+    .unwrap();
+    signal(log.pid, libc::SIGHUP);
+    assert!(
+        wait_for(&log.stderr, "outputs reloaded", Duration::from_secs(10)),
+        "no reload: {}",
+        log.stderr.lock().unwrap()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    // An invalid config: TOML cut off on line 3 (an error names file:line:column).
+    std::fs::write(&cfg, "[[outputs]]\ncarries = \"both\"\nfile = { path = \n").unwrap();
+    signal(log.pid, libc::SIGHUP);
+    assert!(
+        wait_for(
+            &log.stderr,
+            "configuration does not load",
+            Duration::from_secs(10)
+        ),
+        "no error for the bad config: {}",
+        log.stderr.lock().unwrap()
+    );
+    let sent = sender.join().unwrap();
+    server_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // The last flows end on an idle tick (1 s UDP timeout, 1 s buckets, 0.5 s lag).
+    std::thread::sleep(Duration::from_millis(3000));
+    let metrics = samples(&ns_get(&host, port, "/metrics").unwrap().1);
+    let err = stop_watch(&mut lab, log);
+
+    assert!(
+        err.contains(&format!(
+            "outputs reloaded from {}: kept outputs[0] file {}; added outputs[0] file {}, hook-new; removed outputs[1] file {}, hook-old",
+            cfg.display(),
+            k.display(),
+            b.display(),
+            a.display()
+        )),
+        "{err}"
+    );
+    // The removed webhook drained before it stopped: its summary line says so.
+    let old_line = err
+        .lines()
+        .find(|l| l.contains("output hook-old (until a reload removed it):"))
+        .unwrap_or_else(|| panic!("no summary line for the removed webhook: {err}"));
+    assert!(
+        old_line.contains(" 0 dropped (queue full)") && old_line.contains(" 0 undelivered at exit"),
+        "{old_line}"
+    );
+    // The error names the file, the line and the column; nothing was switched.
+    let bad = err
+        .split("configuration does not load")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(bad.contains(&format!("{}:3:", cfg.display())), "{bad}");
+    assert_eq!(err.matches("outputs reloaded").count(), 1, "{err}");
+
+    let n = sent.len();
+    let kept = json_lines(&k);
+    let a_lines = json_lines(&a);
+    let b_lines = json_lines(&b);
+    let is_alert = |v: &Value| v.get("rule").is_some();
+    // The kept output: each flow (final record) once, each alert of the first rule once.
+    let kf = tally(
+        kept.iter()
+            .filter(|v| !is_alert(v) && v["resp_p"] == 9999 && v["interim"] == false)
+            .map(|v| v["orig_p"].as_u64().unwrap()),
+    );
+    assert_eq!(kf.len(), n, "flows missing from the kept output");
+    assert!(kf.values().all(|c| *c == 1), "repeated: {kf:?}");
+    let ka = tally(
+        kept.iter()
+            .filter(|v| is_alert(v) && v["rule"] == "UDP to 9999")
+            .map(|v| v["flow"]["orig_p"].as_u64().unwrap()),
+    );
+    assert_eq!(ka.len(), n, "alerts missing from the kept output");
+    assert!(ka.values().all(|c| *c == 1), "repeated: {ka:?}");
+    // The removed output (native) and the added one (ECS) between them: each once.
+    let af: Vec<u64> = a_lines
+        .iter()
+        .filter(|v| !is_alert(v) && v["resp_p"] == 9999 && v["interim"] == false)
+        .map(|v| v["orig_p"].as_u64().unwrap())
+        .collect();
+    let bf: Vec<u64> = b_lines
+        .iter()
+        .filter(|v| v["event"]["kind"] == "event" && v["destination"]["port"] == 9999)
+        .map(|v| v["source"]["port"].as_u64().unwrap())
+        .collect();
+    assert!(!af.is_empty() && !bf.is_empty(), "a: {af:?} b: {bf:?}");
+    let both = tally(af.iter().chain(&bf).copied());
+    assert_eq!(both.len(), n, "flows lost across the switch");
+    assert!(both.values().all(|c| *c == 1), "flows repeated: {both:?}");
+    let aa: Vec<u64> = a_lines
+        .iter()
+        .filter(|v| v["rule"] == "UDP to 9999")
+        .map(|v| v["flow"]["orig_p"].as_u64().unwrap())
+        .collect();
+    let ba: Vec<u64> = b_lines
+        .iter()
+        .filter(|v| v["event"]["kind"] == "alert" && v["rule"]["name"] == "UDP to 9999")
+        .map(|v| v["source"]["port"].as_u64().unwrap())
+        .collect();
+    let both = tally(aa.iter().chain(&ba).copied());
+    assert_eq!(both.len(), n, "alerts lost across the switch");
+    assert!(both.values().all(|c| *c == 1), "alerts repeated: {both:?}");
+    // Each webhook got exactly the alerts of the file output started with it.
+    let hooked = |srv: &Server| {
+        let mut v: Vec<(String, u64)> = srv
+            .ok
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| serde_json::from_str::<Vec<Value>>(&r.text()).unwrap())
+            .map(|a| {
+                (
+                    a["rule"].as_str().unwrap().to_string(),
+                    a["flow"]["orig_p"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let alerts_of = |lines: &[Value], rule_key: &str, port_key: &str| {
+        let mut v: Vec<(String, u64)> = lines
+            .iter()
+            .filter(|l| !get_path(l, rule_key).is_null())
+            .map(|l| {
+                (
+                    get_path(l, rule_key).as_str().unwrap().to_string(),
+                    get_path(l, port_key).as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let old_hooked = hooked(&hook_old);
+    assert!(!old_hooked.is_empty());
+    assert_eq!(old_hooked, alerts_of(&a_lines, "rule", "flow.orig_p"));
+    assert_eq!(
+        hooked(&hook_new),
+        alerts_of(&b_lines, "rule.name", "source.port")
+    );
+    // The stream went on well past the switch: its last flows are only in B.
+    let last = u64::from(*sent.last().unwrap());
+    assert!(bf.contains(&last) && !af.contains(&last));
+    // ECS flows from watch carry the attribution.
+    let rec = b_lines
+        .iter()
+        .find(|v| v["event"]["kind"] == "event")
+        .unwrap();
+    assert_eq!(rec["container"]["name"], "reload-cli-1", "{rec}");
+    assert_eq!(rec["network"]["direction"], "outbound", "{rec}");
+    assert_eq!(rec["labels"]["orig_container"], "reload-cli-1", "{rec}");
+
+    // The rule the reload added: counted under its name, as many as it wrote.
+    let new_rule = |v: &&Value| v["rule"] == "UDP to 9999 reloaded";
+    let written = kept.iter().filter(new_rule).count() as u64;
+    assert!(written > 0, "the reloaded rule never fired");
+    assert_eq!(
+        metrics
+            .get("bridgewatch_alerts_total{rule=\"UDP to 9999 reloaded\",priority=\"Critical\"}"),
+        Some(&written),
+        "{metrics:?}"
+    );
+    assert!(
+        !metrics.keys().any(|k| k.contains("rule=\"\"")),
+        "{metrics:?}"
+    );
+    eprintln!(
+        "watch_sighup_switches_outputs: {n} flows, {} in A, {} in B, {:.1} s",
+        af.len(),
+        bf.len(),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+/// Outputs from flags only (no `--config`): a SIGHUP keeps them, and no flow or
+/// alert is lost or repeated.
+#[test]
+fn watch_sighup_keeps_flag_outputs() {
+    if skip("watch_sighup_keeps_flag_outputs") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut lab, host, cli, srv, br, inv) = two_end_lab("f", 80, dir.path());
+    let (flows, alerts) = (
+        dir.path().join("flows.jsonl"),
+        dir.path().join("alerts.jsonl"),
+    );
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, "- rule: UDP to 9999\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: WARNING\n").unwrap();
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &host,
+        BIN,
+        "watch",
+        "-i",
+        &br,
+        "--no-docker",
+    ])
+    .arg("--containers")
+    .arg(&inv)
+    .arg("--flows")
+    .arg(&flows)
+    .arg("--alerts")
+    .arg(&alerts)
+    .arg("--rules")
+    .arg(&rules)
+    .args([
+        "--timeout",
+        "udp=1",
+        "--dedup-window",
+        "0",
+        "--threads",
+        "2",
+    ]);
+    let log = lab.start_watch(&mut cmd);
+    let (sender, server_stop) = udp_stream(&cli, &srv, 80, 200, Duration::from_millis(10));
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(log.pid, libc::SIGHUP);
+    assert!(
+        wait_for(&log.stderr, "outputs reloaded", Duration::from_secs(10)),
+        "no reload: {}",
+        log.stderr.lock().unwrap()
+    );
+    let sent = sender.join().unwrap();
+    server_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(3000));
+    let err = stop_watch(&mut lab, log);
+    assert!(
+        err.contains("outputs reloaded from the output flags: kept ")
+            && err.contains("; added none; removed none"),
+        "{err}"
+    );
+    let f = tally(
+        json_lines(&flows)
+            .iter()
+            .filter(|v| v["resp_p"] == 9999 && v["interim"] == false)
+            .map(|v| v["orig_p"].as_u64().unwrap()),
+    );
+    assert_eq!(f.len(), sent.len(), "flows lost");
+    assert!(f.values().all(|c| *c == 1), "flows repeated: {f:?}");
+    let a = tally(
+        json_lines(&alerts)
+            .iter()
+            .map(|v| v["flow"]["orig_p"].as_u64().unwrap()),
+    );
+    assert_eq!(a.len(), sent.len(), "alerts lost");
+    assert!(a.values().all(|c| *c == 1), "alerts repeated: {a:?}");
 }

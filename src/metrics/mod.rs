@@ -6,7 +6,7 @@
 //! owns a [`StatsSlot`] of atomics and *stores* its cumulative counters into it once
 //! per batch ([`StatsSlot::publish`]); a scrape sums the slots.  Alerts, which are
 //! rare next to packets, bump one atomic each in an index built from the rule set
-//! before the run ([`AlertCounters`]).  Outputs expose their delivery counters
+//! before the run and extended by a reload ([`AlertCounters`]).  Outputs expose their delivery counters
 //! (`sinks::delivery::Counters`), read at scrape time.  The only locks are taken
 //! when a slot or an output is registered (once, at start) and by the scraper.
 
@@ -113,37 +113,96 @@ impl StatsSlot {
     }
 }
 
-/// Alerts by rule, one atomic per rule of the loaded set (the index is built before
-/// the run and never changes, so counting takes no lock).
+/// Alerts by rule and priority, one atomic each.  Counting takes a read lock
+/// (uncontended but for a reload adding rows) and one atomic add.
 pub struct AlertCounters {
-    index: HashMap<Arc<str>, usize>,
+    inner: std::sync::RwLock<AlertIndex>,
+}
+
+/// Rule and priority → counter; rows are only ever added, so a counter keeps its
+/// value when a reload adds or drops rules.
+#[derive(Default)]
+struct AlertIndex {
+    /// Rule name → its rows (one per priority it was raised at).
+    index: HashMap<Arc<str>, Vec<usize>>,
     rules: Vec<(Arc<str>, Priority, AtomicU64)>,
-    /// Alerts naming a rule not in the set (should not happen; counted, not lost).
-    unknown: AtomicU64,
+}
+
+impl AlertIndex {
+    fn find(&self, rule: &str, priority: Priority) -> Option<usize> {
+        self.index
+            .get(rule)?
+            .iter()
+            .copied()
+            .find(|&i| self.rules.get(i).is_some_and(|(_, p, _)| *p == priority))
+    }
+
+    fn add(&mut self, rule: &str, priority: Priority) -> usize {
+        if let Some(i) = self.find(rule, priority) {
+            return i;
+        }
+        let name: Arc<str> = rule.into();
+        let i = self.rules.len();
+        self.rules.push((name.clone(), priority, AtomicU64::new(0)));
+        self.index.entry(name).or_default().push(i);
+        i
+    }
 }
 
 impl AlertCounters {
     pub fn new(set: &RuleSet) -> AlertCounters {
-        let mut index = HashMap::new();
-        let mut rules = Vec::new();
+        let a = AlertCounters {
+            inner: std::sync::RwLock::default(),
+        };
+        a.add_rules(set);
+        a
+    }
+
+    /// Gives every rule of `set` a counter (at 0 if it had none): a SIGHUP reload
+    /// calls it with the new set, so `/metrics` lists the rules it added.
+    pub fn add_rules(&self, set: &RuleSet) {
+        let mut g = match self.inner.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         for r in &set.rules {
-            if !index.contains_key(&r.name) {
-                index.insert(r.name.clone(), rules.len());
-                rules.push((r.name.clone(), r.priority, AtomicU64::new(0)));
-            }
-        }
-        AlertCounters {
-            index,
-            rules,
-            unknown: AtomicU64::new(0),
+            g.add(&r.name, r.priority);
         }
     }
 
-    pub fn count(&self, rule: &str) {
-        match self.index.get(rule).and_then(|&i| self.rules.get(i)) {
-            Some((_, _, n)) => n.fetch_add(1, Ordering::Relaxed),
-            None => self.unknown.fetch_add(1, Ordering::Relaxed),
+    /// Counts one alert of `rule` at `priority` (a rule the index lacks, say from a
+    /// set loaded after this index was built, gets its row here).
+    pub fn count(&self, rule: &str, priority: Priority) {
+        {
+            let g = match self.inner.read() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if let Some((_, _, n)) = g.find(rule, priority).and_then(|i| g.rules.get(i)) {
+                n.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let mut g = match self.inner.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
         };
+        let i = g.add(rule, priority);
+        if let Some((_, _, n)) = g.rules.get(i) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Every counter: rule, priority, alerts.
+    pub fn snapshot(&self) -> Vec<(Arc<str>, Priority, u64)> {
+        let g = match self.inner.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.rules
+            .iter()
+            .map(|(r, p, n)| (r.clone(), *p, n.load(Ordering::Relaxed)))
+            .collect()
     }
 }
 
@@ -216,6 +275,8 @@ impl Metrics {
         let _ = self.alerts.set(a);
     }
 
+    /// Registers a remote output's counters (at start, and for each output a
+    /// reload adds; one a reload stopped stays, so its drops remain visible).
     pub fn add_output(&self, name: &str, c: Arc<Counters>) {
         lock(&self.outputs).push((name.to_string(), c));
     }
@@ -365,6 +426,69 @@ mod tests {
         );
         assert!(
             text.contains("bridgewatch_decode_failures_total{kind=\"other\"} 3\n"),
+            "{text}"
+        );
+    }
+
+    /// Rules a SIGHUP reload adds were counted under `rule=""` (the index was built
+    /// once, from the set loaded at start).
+    #[test]
+    fn rules_added_by_a_reload_are_counted_under_their_names() {
+        let rule = |name: &str, prio: &str| {
+            format!("- rule: {name}\n  desc: d\n  condition: evt.type = connect\n  output: o\n  priority: {prio}\n")
+        };
+        let first = RuleSet::from_sources(&[("a.yaml", rule("Old", "WARNING").as_str())]).unwrap();
+        let m = Metrics::new(&[], "0", "x");
+        let a = Arc::new(AlertCounters::new(&first));
+        m.set_alerts(a.clone());
+        a.count("Old", Priority::Warning);
+        let second = RuleSet::from_sources(&[(
+            "a.yaml",
+            format!("{}{}", rule("Old", "WARNING"), rule("New", "CRITICAL")).as_str(),
+        )])
+        .unwrap();
+        a.add_rules(&second);
+        let text = m.render();
+        assert!(
+            text.contains("bridgewatch_alerts_total{rule=\"New\",priority=\"Critical\"} 0\n"),
+            "{text}"
+        );
+        for _ in 0..3 {
+            a.count("New", Priority::Critical);
+        }
+        // A rule no index had (say a set loaded elsewhere) still gets its own row.
+        a.count("Unlisted", Priority::Notice);
+        let text = m.render();
+        for want in [
+            "bridgewatch_alerts_total{rule=\"Old\",priority=\"Warning\"} 1\n",
+            "bridgewatch_alerts_total{rule=\"New\",priority=\"Critical\"} 3\n",
+            "bridgewatch_alerts_total{rule=\"Unlisted\",priority=\"Notice\"} 1\n",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
+        assert!(!text.contains("rule=\"\""), "{text}");
+    }
+
+    /// An output a reload replaced under the same name stays one series, its old
+    /// counters (drops included) added to the new one's.
+    #[test]
+    fn an_output_name_registered_twice_is_one_summed_series() {
+        let m = Metrics::new(&[], "0", "x");
+        let (old, new) = (Arc::new(Counters::default()), Arc::new(Counters::default()));
+        old.truncated.store(2, Ordering::Relaxed);
+        new.truncated.store(3, Ordering::Relaxed);
+        m.add_output("siem", old);
+        m.add_output("other", Arc::new(Counters::default()));
+        m.add_output("siem", new);
+        let text = m.render();
+        assert_eq!(
+            text.matches("bridgewatch_output_truncated_total{output=\"siem\"}")
+                .count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("bridgewatch_output_truncated_total{output=\"siem\"} 5\n"),
             "{text}"
         );
     }

@@ -4,6 +4,7 @@
 //! sample).
 
 use super::{lock, Metrics, DECODE_KINDS};
+use crate::sinks::delivery::SenderStats;
 use crate::watch::live::IfaceCounters;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -245,19 +246,11 @@ pub fn render(m: &Metrics) -> String {
             "counter",
             "Alerts raised, by rule and priority.",
         );
-        for (rule, prio, n) in &a.rules {
+        for (rule, prio, n) in a.snapshot() {
             o.sample(
                 "bridgewatch_alerts_total",
-                &[("rule", rule), ("priority", prio.as_str())],
-                n.load(Ordering::Relaxed),
-            );
-        }
-        let unknown = a.unknown.load(Ordering::Relaxed);
-        if unknown > 0 {
-            o.sample(
-                "bridgewatch_alerts_total",
-                &[("rule", ""), ("priority", "")],
-                unknown,
+                &[("rule", &rule), ("priority", prio.as_str())],
+                n,
             );
         }
     }
@@ -273,10 +266,20 @@ pub fn render(m: &Metrics) -> String {
 
     let outputs = lock(&m.outputs).clone();
     if !outputs.is_empty() {
-        let snaps: Vec<_> = outputs
-            .iter()
-            .map(|(n, c)| (n.as_str(), c.snapshot(), c.queue_depth(), c.spool_bytes()))
-            .collect();
+        // An output a reload replaced under the same name is one series: the old
+        // one's counters (its drops included) and the new one's, summed.
+        let mut snaps: Vec<(&str, SenderStats, u64, u64)> = Vec::new();
+        for (n, c) in &outputs {
+            let (st, q, b) = (c.snapshot(), c.queue_depth(), c.spool_bytes());
+            match snaps.iter_mut().find(|s| s.0 == n.as_str()) {
+                Some(s) => {
+                    s.1.add(&st);
+                    s.2 += q;
+                    s.3 += b;
+                }
+                None => snaps.push((n.as_str(), st, q, b)),
+            }
+        }
         o.family(
             "bridgewatch_output_sent_total",
             "counter",

@@ -92,7 +92,7 @@ impl RuleHook {
             }
             *self.counts.entry(a.rule.to_string()).or_default() += 1;
             if let Some(live) = &self.live {
-                live.count(&a.rule);
+                live.count(&a.rule, a.priority);
             }
             if let Some(d) = &self.dedup {
                 if !d.admit(&mut a) {

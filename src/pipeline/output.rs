@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Size at which a worker hands its buffer to the shared writer.
 pub const CHUNK: usize = 1 << 20;
@@ -57,6 +57,33 @@ impl SharedWriter {
         buf.clear();
     }
 
+    /// Puts `w` in place of the current writer (a [`Held`] one), first writing to
+    /// it what `held` kept.  Both happen under the writer's lock, so no chunk can
+    /// land between them.
+    pub fn attach(&self, mut w: Box<dyn Write + Send>, held: &Held) {
+        let mut st = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let bytes = held.take();
+        if st.failed.is_none() {
+            if let Err(e) = w.write_all(&bytes) {
+                st.failed = Some(e);
+            }
+        }
+        st.w = w;
+    }
+
+    /// Marks the writer failed (its file could not be opened): later chunks are
+    /// discarded, and [`SharedWriter::finish`] reports `e`.
+    pub fn fail(&self, e: std::io::Error) {
+        let mut st = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        st.failed.get_or_insert(e);
+    }
+
     /// Flushes; returns the first write error, naming the destination.
     pub fn finish(&self) -> Result<(), String> {
         let mut st = match self.inner.lock() {
@@ -72,6 +99,35 @@ impl SharedWriter {
             None => Ok(()),
             Some(e) => Err(format!("writing {}: {e}", self.label)),
         }
+    }
+}
+
+/// A writer that keeps what it is given in memory, for a file that cannot be
+/// opened yet: a reload's new output whose file the output it replaces still has
+/// open ([`SharedWriter::attach`] hands the bytes on).
+#[derive(Clone, Default)]
+pub struct Held(Arc<Mutex<Vec<u8>>>);
+
+impl Held {
+    fn take(&self) -> Vec<u8> {
+        match self.0.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
+    }
+}
+
+impl Write for Held {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut g) => g.extend_from_slice(buf),
+            Err(p) => p.into_inner().extend_from_slice(buf),
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -89,6 +89,19 @@ pub struct SenderStats {
 }
 
 impl SenderStats {
+    /// Adds `o`'s counts to these (an output name a reload gave to a new output).
+    pub fn add(&mut self, o: &SenderStats) {
+        self.sent += o.sent;
+        self.queue_full += o.queue_full;
+        self.undelivered_at_exit += o.undelivered_at_exit;
+        self.rejected += o.rejected;
+        self.truncated += o.truncated;
+        self.send_errors += o.send_errors;
+        self.retries += o.retries;
+        self.spool_full += o.spool_full;
+        self.spooled_at_exit += o.spooled_at_exit;
+    }
+
     /// Messages lost for good.
     pub fn lost(&self) -> u64 {
         self.queue_full + self.undelivered_at_exit + self.rejected + self.spool_full
@@ -175,6 +188,28 @@ impl Default for DeliveryOptions {
     }
 }
 
+/// A remote output's queue before its thread starts ([`Delivery::prepare`]).
+pub struct Prepared {
+    name: String,
+    tx: Sender<Message>,
+    rx: Receiver<Message>,
+    counters: Arc<Counters>,
+    opts: DeliveryOptions,
+}
+
+impl Prepared {
+    pub fn handle(&self) -> OutputHandle {
+        OutputHandle {
+            tx: self.tx.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+}
+
 /// A running output.
 pub struct Delivery {
     /// What the summary calls it (`syslog 127.0.0.1:514`, `http https://...`).
@@ -210,7 +245,37 @@ impl Delivery {
             Some((dir, max)) => Some(Spool::open(dir, max)?),
             None => None,
         };
+        Delivery::start_prepared(Delivery::prepare(name, counters, opts), transport, spool)
+    }
+
+    /// The output's queue without its thread: workers may send to it already
+    /// ([`Prepared::handle`]); what they send waits in the queue (bounded as ever)
+    /// until [`Delivery::start_prepared`].  For an output a reload adds that must
+    /// wait for the one it replaces to let go of their shared spool.
+    pub fn prepare(name: String, counters: Arc<Counters>, opts: DeliveryOptions) -> Prepared {
         let (tx, rx) = bounded::<Message>(opts.queue.max(1));
+        Prepared {
+            name,
+            tx,
+            rx,
+            counters,
+            opts,
+        }
+    }
+
+    /// Starts the thread of a [`Prepared`] output, with `spool` (already open).
+    pub fn start_prepared(
+        p: Prepared,
+        transport: Box<dyn Transport>,
+        spool: Option<Spool>,
+    ) -> std::io::Result<Delivery> {
+        let Prepared {
+            name,
+            tx,
+            rx,
+            counters,
+            opts,
+        } = p;
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Arc::new(Mutex::new(None));
         let st = State {

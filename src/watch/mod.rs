@@ -8,7 +8,9 @@
 //! packet by the symmetric flow hash to one of N workers over a bounded channel; each
 //! worker owns its table outright.  SIGINT/SIGTERM set a flag: captures stop, the
 //! channels close, every worker flushes its open flows and alerts, the summary is
-//! printed and the exit status is 0.
+//! printed and the exit status is 0.  SIGHUP reloads the rules and the outputs on a
+//! thread of its own (module `reload`); the workers follow both at their next
+//! flow or flush.
 
 pub mod captures;
 pub mod cli;
@@ -17,6 +19,7 @@ pub mod docker;
 pub mod follow;
 pub mod live;
 pub mod records;
+mod reload;
 
 use crate::decode::DecodeConfig;
 use crate::flow::table::TableConfig;
@@ -38,6 +41,7 @@ use cli::WatchArgs;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use live::{IfaceCounters, LiveSettings};
 use records::{RecordWriter, WatchHook};
+use reload::{reload_on_sighup, LiveOutputs, Reload};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -201,8 +205,10 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
             m.add_output(&name, counters);
         }
     }
-    let alert_out = outputs.alerts();
-    let flows_out = outputs.flows();
+    // Fan-outs exist even for a kind no output takes yet: a reload may add one.
+    let alert_out = outputs.alert_fanout();
+    let flows_out = outputs.flow_fanout();
+    let outputs = Arc::new(std::sync::Mutex::new(LiveOutputs { outputs, config }));
     // One deduplication table for every worker.
     let dedup = crate::pipeline::dedup::Dedup::new(args.output.dedup_window);
     let rule_hook = |r: &Rules| -> Option<RuleHook> {
@@ -210,7 +216,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         let mut hook = RuleHook::new(
             engine,
             args.community_id_seed,
-            alert_out.clone(),
+            Some(alert_out.clone()),
             r.counts.clone(),
         )
         .with_metrics(r.alert_metrics.clone())
@@ -221,20 +227,24 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         Some(hook)
     };
 
-    // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files.
+    // SIGINT/SIGTERM set `stop` (a second one exits at once); SIGUSR1 reopens files;
+    // SIGHUP reloads the rules and the outputs.
     let stop = crate::signals::install().context("cannot install signal handlers")?;
-    let reloader = match rules.reload.take() {
-        Some((slot, reload)) => Some(
-            std::thread::Builder::new()
-                .name("bw-reload".into())
-                .spawn({
-                    let stop = stop.clone();
-                    move || reload_on_sighup(&slot, &reload, &stop)
-                })
-                .context("cannot start the reload thread")?,
-        ),
-        None => None,
-    };
+    let reloader = std::thread::Builder::new()
+        .name("bw-reload".into())
+        .spawn({
+            let stop = stop.clone();
+            let reload = Reload {
+                rules: rules.reload.take(),
+                outputs: outputs.clone(),
+                args: args.output.clone(),
+                no_rules: args.rule.no_rules,
+                hostname: hostname.clone(),
+                metrics: live.clone(),
+            };
+            move || reload_on_sighup(&reload, &stop)
+        })
+        .context("cannot start the reload thread")?;
     // The Docker daemon names the containers, unless told not to ask it.
     let docker = if args.no_docker {
         None
@@ -276,9 +286,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
         senders.push(tx);
         let hook: Box<dyn FlowHook> = Box::new(WatchHook {
             rules: rule_hook(&rules),
-            records: flows_out
-                .as_ref()
-                .map(|o| RecordWriter::new(inventory.clone(), o.clone())),
+            records: Some(RecordWriter::new(inventory.clone(), flows_out.clone())),
         });
         let Some(d) = decoders.pop() else {
             bail!("internal: too few decoders");
@@ -357,9 +365,7 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     if let Some((h, _)) = docker {
         let _ = h.join();
     }
-    if let Some(h) = reloader {
-        let _ = h.join();
-    }
+    let _ = reloader.join();
     if let Some(h) = follower {
         let _ = h.join();
     }
@@ -388,6 +394,11 @@ pub fn run(mut args: WatchArgs) -> Result<ExitCode> {
     }
     // The workers (and their fan-outs) are gone: flush the outputs, giving the remote
     // ones one flush_timeout between them; what they cannot deliver stays spooled.
+    // (The reload thread, which shared them, has ended.)
+    let LiveOutputs { outputs, config } = match Arc::try_unwrap(outputs) {
+        Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+        Err(_) => bail!("internal: the outputs are still shared at the end of the run"),
+    };
     let failed = outputs.finish_reporting(config.flush_timeout, &mut stats);
     stats.dns = rules.passive_dns.map(|d| d.stats());
     stats.dedup = dedup.as_ref().map(|d| d.stats());
@@ -576,37 +587,11 @@ struct Rules {
     /// ... and, until the reload thread takes it, how to rebuild it on SIGHUP.
     reload: Option<(Arc<EngineSlot>, Reloader)>,
     counts: AlertCounts,
-    /// Per-rule counters for `/metrics`, when `--listen` is on (built from the set
-    /// loaded at start: rules a SIGHUP adds are counted under an empty rule label).
+    /// Per-rule counters for `/metrics`, when `--listen` is on (a SIGHUP reload adds
+    /// the rules of the new set, so their alerts are counted under their names).
     alert_metrics: Option<Arc<AlertCounters>>,
     reads_community_id: bool,
     passive_dns: Option<Arc<PassiveDns>>,
-}
-
-/// Until `stop`: on every SIGHUP, load the rule files again and put the new engine
-/// in force for each worker's next flow.  Flow tables are untouched (no flow is lost
-/// or restarted); fan-out windows start afresh with the new engine.  A set that does
-/// not load keeps the old one, and says why.
-fn reload_on_sighup(slot: &EngineSlot, reload: &Reloader, stop: &std::sync::atomic::AtomicBool) {
-    let mut seen = crate::signals::reload_generation();
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = crate::signals::reload_generation();
-        if now == seen {
-            continue;
-        }
-        seen = now;
-        match reload() {
-            Ok(engine) => {
-                let n = engine.rule_count();
-                slot.replace(engine);
-                eprintln!("bridgewatch: SIGHUP: rules reloaded, {n} rules in force; flows in progress keep their state");
-            }
-            Err(e) => eprintln!(
-                "bridgewatch: error: SIGHUP: the new rules do not load, the previous set stays in force:\n{e}"
-            ),
-        }
-    }
 }
 
 /// Loads the rules as they are now, for a SIGHUP reload.
@@ -675,10 +660,14 @@ fn rules_setup(
     let passive_dns_off = passive_dns.is_none();
     // SIGHUP: the same files again; a file that no longer loads leaves the old set.
     let (paths, with_defaults) = (args.rule.rules.clone(), args.rule.default_rules);
+    let counters = alert_metrics.clone();
     let reload: Reloader = Box::new(move || {
         let set = RuleSet::load_selected(&paths, with_defaults)?;
         if set.uses_dns_names() && passive_dns_off {
             tracing::warn!("reloaded rules read DNS names; names stay empty until restart");
+        }
+        if let Some(c) = &counters {
+            c.add_rules(&set);
         }
         Ok(build(set))
     });

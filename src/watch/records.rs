@@ -8,12 +8,15 @@
 //! capture veth, then each end's first source MAC, then its IP, at the flow's start,
 //! so an address a container held earlier names the container that held it then
 //! (the inventory's leases).
+//! Outputs in the other formats get the same attribution ([`FlowContext`]) mapped
+//! to their own fields by [`crate::sinks::format`].
 
 use crate::flow::record::FlowRecord;
 use crate::pipeline::alerts::RuleHook;
 use crate::pipeline::fanout::Fanout;
 use crate::pipeline::FlowHook;
-use crate::rules::{flow_direction_of, AttributedBy, Container, Inventory, SharedInventory};
+use crate::rules::{flow_direction_of, AttributedBy, Container, Ends, Inventory, SharedInventory};
+use crate::sinks::format::FlowContext;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,14 +101,20 @@ impl RecordWriter {
         }
     }
 
-    /// Appends `r` as one JSON line with the attribution keys.
+    /// Hands `r` on with its attribution: a native line with the attribution keys,
+    /// the other formats with it in their own fields.
     pub fn write(&mut self, r: &FlowRecord, interim: bool) {
+        // No output takes flows (now: a reload may add one).
+        if self.out.is_empty() {
+            return;
+        }
         if self.shared.version() != self.inv_version {
             (self.inv_version, self.inv) = self.shared.snapshot();
         }
-        let inv = &self.inv;
+        let ends = self.inv.attribute(r);
+        let ctx = context(&self.inv, r, &ends, interim);
         self.out
-            .flow_native_with(r, |out| write_attributed(inv, r, interim, out));
+            .flow_native_with(r, &ctx, |out| write_with(r, &ctx, &ends, out));
     }
 
     pub fn flush(&mut self) {
@@ -113,8 +122,30 @@ impl RecordWriter {
     }
 }
 
+/// What the inventory says of `r` (its ends already attributed): both ends'
+/// containers (at the flow's start) and the direction.
+pub fn context<'a>(
+    inv: &Inventory,
+    r: &FlowRecord,
+    ends: &Ends<'a>,
+    interim: bool,
+) -> FlowContext<'a> {
+    FlowContext {
+        interim,
+        direction: flow_direction_of(inv, r, ends),
+        orig: ends.container[0],
+        resp: ends.container[1],
+    }
+}
+
 /// `r`'s JSON line plus `interim`, `direction`, `orig_container`, `resp_container`.
 pub fn write_attributed(inv: &Inventory, r: &FlowRecord, interim: bool, out: &mut Vec<u8>) {
+    let ends = inv.attribute(r);
+    write_with(r, &context(inv, r, &ends, interim), &ends, out)
+}
+
+fn write_with(r: &FlowRecord, ctx: &FlowContext<'_>, ends: &Ends<'_>, out: &mut Vec<u8>) {
+    let interim = ctx.interim;
     let start = out.len();
     r.write_json_line(out);
     // The line ends with "}\n": reopen the object.
@@ -128,12 +159,11 @@ pub fn write_attributed(inv: &Inventory, r: &FlowRecord, interim: bool, out: &mu
     } else {
         br#","interim":false,"direction":""#
     });
-    let ends = inv.attribute(r);
-    out.extend_from_slice(flow_direction_of(inv, r, &ends).as_bytes());
+    out.extend_from_slice(ctx.direction.as_bytes());
     out.extend_from_slice(br#"","orig_container":"#);
-    write_container(out, ends.container[0], ends.by[0], r.ts);
+    write_container(out, ctx.orig, ends.by[0], r.ts);
     out.extend_from_slice(br#","resp_container":"#);
-    write_container(out, ends.container[1], ends.by[1], r.ts);
+    write_container(out, ctx.resp, ends.by[1], r.ts);
     out.extend_from_slice(b"}\n");
 }
 

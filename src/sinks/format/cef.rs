@@ -6,7 +6,7 @@
 //! space.  Extension keys are ours and fixed.  So a hostile container name can
 //! neither open a new field nor a new line.
 
-use super::{millis, severity_0_10, PRODUCT, VERSION};
+use super::{millis, severity_0_10, FlowContext, PRODUCT, VERSION};
 use crate::flow::record::FlowRecord;
 use crate::rules::Alert;
 use std::fmt::Write;
@@ -91,13 +91,7 @@ pub fn alert(a: &Alert, out: &mut Vec<u8>) {
         .ext("dvchost", &a.hostname)
         .ext("msg", &a.output)
         .ext("act", a.evt_type)
-        .ext(
-            "deviceDirection",
-            match a.direction {
-                "inbound" => "0",
-                _ => "1",
-            },
-        );
+        .ext("deviceDirection", device_direction(a.direction));
     flow_ext(&mut l, &a.flow);
     l.custom(1, "communityId", &a.flow.community_id)
         .custom(2, "direction", a.direction);
@@ -116,13 +110,47 @@ pub fn alert(a: &Alert, out: &mut Vec<u8>) {
     l.finish(out);
 }
 
-pub fn flow(r: &FlowRecord, hostname: &str, out: &mut Vec<u8>) {
-    let mut l = Line::header("flow", "Network flow", 1);
+/// CEF's `deviceDirection`: 0 inbound, 1 outbound (everything not inbound, as for
+/// alerts).
+fn device_direction(d: &str) -> &'static str {
+    match d {
+        "inbound" => "0",
+        _ => "1",
+    }
+}
+
+/// A flow line.  With `watch`'s attribution: `deviceDirection`, `cs4` the
+/// direction, `cs5`/`cs6` the originator's and responder's container names,
+/// `flexString1`/`flexString2` their images (CEF has six custom strings; the
+/// first three carry the flow's own keys).  An end that is no container has no pair.
+pub fn flow(r: &FlowRecord, hostname: &str, ctx: Option<&FlowContext<'_>>, out: &mut Vec<u8>) {
+    let interim = ctx.is_some_and(|c| c.interim);
+    let mut l = if interim {
+        Line::header("flow-interim", "Network flow (interim)", 1)
+    } else {
+        Line::header("flow", "Network flow", 1)
+    };
     l.ext("rt", &millis(r.end).to_string())
         .ext("dvchost", hostname);
+    if let Some(c) = ctx {
+        l.ext("deviceDirection", device_direction(c.direction));
+    }
     flow_ext(&mut l, r);
     l.custom(1, "communityId", &r.community_id)
         .custom(2, "connState", r.conn_state)
         .custom(3, "history", &r.history);
+    if let Some(c) = ctx {
+        l.custom(4, "direction", c.direction);
+        if let Some(o) = c.orig {
+            l.custom(5, "origContainer", &o.name)
+                .ext("flexString1Label", "origContainerImage")
+                .ext("flexString1", &o.image);
+        }
+        if let Some(p) = c.resp {
+            l.custom(6, "respContainer", &p.name)
+                .ext("flexString2Label", "respContainerImage")
+                .ext("flexString2", &p.image);
+        }
+    }
     l.finish(out);
 }

@@ -2,10 +2,18 @@
 //! `event.category: [network]`, `event.type: [connection, end]`; alerts are
 //! `event.kind: alert` with `rule.name`, the viewing container in `container.*` and
 //! the flow's endpoints in `source.*` (originator) and `destination.*` (responder).
+//!
+//! A `watch` flow also carries its attribution: ECS has one `container` per event
+//! (there is no `source.container`), so `container.*` is the originator's container,
+//! or the responder's when only that end is one; `labels.orig_container` /
+//! `labels.resp_container` name both ends (ECS `labels` is the place for such
+//! keyword pairs), `bridgewatch.orig_container` / `bridgewatch.resp_container` hold
+//! both in full, and `network.direction` the direction.  An interim record is
+//! `event.type: [connection, info]` with `bridgewatch.interim: true`.
 
-use super::{PRODUCT, VERSION};
+use super::{FlowContext, PRODUCT, VERSION};
 use crate::flow::record::FlowRecord;
-use crate::rules::{Alert, Priority};
+use crate::rules::{Alert, Container, Priority};
 use crate::time::rfc3339_nanos;
 use serde_json::{json, Map, Value};
 
@@ -56,7 +64,56 @@ fn severity(p: Priority) -> u8 {
     super::syslog_severity(p)
 }
 
-pub fn flow(r: &FlowRecord, hostname: &str) -> Value {
+/// ECS `container.*` for one of our containers.
+fn container(c: &Container) -> Value {
+    let mut v = json!({"id": &c.id, "name": &c.name, "image": {"name": &c.repository}});
+    if let Some(t) = &c.tag {
+        v["image"]["tag"] = json!([t]);
+    }
+    if !c.labels.is_empty() {
+        v["labels"] = json!(&c.labels);
+    }
+    v
+}
+
+/// Both ends' containers in full (`bridgewatch.*`, outside ECS).
+fn end_container(c: Option<&Container>) -> Value {
+    match c {
+        Some(c) => json!({"id": &c.id, "name": &c.name, "image": &c.image,
+                          "labels": &c.labels, "network": &c.network}),
+        None => Value::Null,
+    }
+}
+
+fn attribution(ctx: &FlowContext<'_>, doc: &mut Map<String, Value>) {
+    if let Some(net) = doc.get_mut("network").and_then(Value::as_object_mut) {
+        net.insert("direction".into(), json!(direction(ctx.direction)));
+    }
+    if let Some(c) = ctx.orig.or(ctx.resp) {
+        doc.insert("container".into(), container(c));
+    }
+    let mut labels = Map::new();
+    for (k, c) in [("orig_container", ctx.orig), ("resp_container", ctx.resp)] {
+        if let Some(c) = c {
+            labels.insert(k.into(), json!(&c.name));
+        }
+    }
+    if !labels.is_empty() {
+        doc.insert("labels".into(), Value::Object(labels));
+    }
+    doc.insert(
+        "bridgewatch".into(),
+        json!({
+            "direction": ctx.direction,
+            "interim": ctx.interim,
+            "orig_container": end_container(ctx.orig),
+            "resp_container": end_container(ctx.resp),
+        }),
+    );
+}
+
+pub fn flow(r: &FlowRecord, hostname: &str, ctx: Option<&FlowContext<'_>>) -> Value {
+    let interim = ctx.is_some_and(|c| c.interim);
     let mut doc = Map::new();
     doc.insert("@timestamp".into(), json!(rfc3339_nanos(r.ts)));
     doc.insert("ecs".into(), json!({"version": ECS_VERSION}));
@@ -65,7 +122,7 @@ pub fn flow(r: &FlowRecord, hostname: &str) -> Value {
         json!({
             "kind": "event",
             "category": ["network"],
-            "type": ["connection", "end"],
+            "type": ["connection", if interim { "info" } else { "end" }],
             "dataset": "bridgewatch.flow",
             "module": PRODUCT,
             "start": rfc3339_nanos(r.ts),
@@ -76,6 +133,9 @@ pub fn flow(r: &FlowRecord, hostname: &str) -> Value {
         }),
     );
     endpoints(r, &mut doc);
+    if let Some(ctx) = ctx {
+        attribution(ctx, &mut doc);
+    }
     doc.insert("observer".into(), observer(hostname));
     doc.insert(
         "zeek".into(),

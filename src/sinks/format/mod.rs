@@ -12,9 +12,21 @@ mod ecs;
 mod ocsf;
 
 use crate::flow::record::FlowRecord;
-use crate::rules::{Alert, Priority};
+use crate::rules::{Alert, Container, Priority};
 
 pub use cef::{cef_escape_extension, cef_escape_header};
+
+/// What `watch` knows of a flow beyond its record: the containers at each end (as
+/// the inventory named them at the flow's start), the direction (`outbound`,
+/// `inbound`, `internal`, `host`, `external`) and whether the record is an interim
+/// (active-timeout) snapshot of a flow still open.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowContext<'a> {
+    pub interim: bool,
+    pub direction: &'a str,
+    pub orig: Option<&'a Container>,
+    pub resp: Option<&'a Container>,
+}
 
 /// Product name, vendor and version in every format's metadata.
 pub const PRODUCT: &str = "bridgewatch";
@@ -54,11 +66,23 @@ impl Format {
     /// Appends `r` as one line; `hostname` names the sensor where the format has a
     /// place for it.
     pub fn flow_line(self, r: &FlowRecord, hostname: &str, out: &mut Vec<u8>) {
+        self.flow_line_with(r, hostname, None, out)
+    }
+
+    /// [`Format::flow_line`] with live mode's attribution (`watch`), mapped to the
+    /// format's own fields (`native` takes it as extra keys from its caller).
+    pub fn flow_line_with(
+        self,
+        r: &FlowRecord,
+        hostname: &str,
+        ctx: Option<&FlowContext<'_>>,
+        out: &mut Vec<u8>,
+    ) {
         match self {
             Format::Native => r.write_json_line(out),
-            Format::Ecs => json_line(&ecs::flow(r, hostname), out),
-            Format::Ocsf => json_line(&ocsf::flow(r, hostname), out),
-            Format::Cef => cef::flow(r, hostname, out),
+            Format::Ecs => json_line(&ecs::flow(r, hostname, ctx), out),
+            Format::Ocsf => json_line(&ocsf::flow(r, hostname, ctx), out),
+            Format::Cef => cef::flow(r, hostname, ctx, out),
         }
     }
 }

@@ -3,10 +3,16 @@
 //! for connectionless flows); an alert is a Detection Finding (class 2004, category
 //! 2, activity Create) whose `finding_info` names the rule and whose `evidences`
 //! carry the flow's endpoints and the containers.
+//!
+//! A `watch` flow carries its attribution where OCSF puts it: each end's container
+//! in `src_endpoint.container` / `dst_endpoint.container` (the Container object:
+//! `uid`, `name`, `image`, `labels` as `key=value` strings), the direction in
+//! `connection_info.direction_id` (Inbound, Outbound, Lateral, Unknown) with ours
+//! verbatim in `unmapped.direction`; an interim record is activity Traffic (6).
 
-use super::{millis, PRODUCT, VERSION};
+use super::{millis, FlowContext, PRODUCT, VERSION};
 use crate::flow::record::FlowRecord;
-use crate::rules::{Alert, AlertContainer, Priority};
+use crate::rules::{Alert, AlertContainer, Container, Priority};
 use serde_json::{json, Value};
 
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -82,6 +88,21 @@ fn container(c: &AlertContainer) -> Value {
            "image": {"name": &c.repository, "tag": &c.tag, "uid": &c.image}})
 }
 
+/// An end of a `watch` flow, with the inventory's container when it is one.
+fn flow_endpoint(ip: std::net::IpAddr, port: u16, c: Option<&Container>) -> Value {
+    let mut v = json!({"ip": ip.to_string(), "port": port});
+    if let Some(c) = c {
+        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        v["container"] = json!({
+            "uid": &c.id,
+            "name": &c.name,
+            "image": {"name": &c.repository, "tag": &c.tag, "uid": &c.image},
+            "labels": labels,
+        });
+    }
+    v
+}
+
 fn traffic(r: &FlowRecord) -> Value {
     json!({
         "packets_out": r.orig_pkts, "packets_in": r.resp_pkts,
@@ -101,9 +122,12 @@ fn flow_activity(r: &FlowRecord) -> (u8, &'static str) {
     }
 }
 
-pub fn flow(r: &FlowRecord, hostname: &str) -> Value {
-    let (activity_id, activity_name) = flow_activity(r);
-    json!({
+pub fn flow(r: &FlowRecord, hostname: &str, ctx: Option<&FlowContext<'_>>) -> Value {
+    let (activity_id, activity_name) = match ctx {
+        Some(c) if c.interim => (6, "Traffic"),
+        _ => flow_activity(r),
+    };
+    let mut doc = json!({
         "class_uid": 4001,
         "class_name": "Network Activity",
         "category_uid": 4,
@@ -118,14 +142,24 @@ pub fn flow(r: &FlowRecord, hostname: &str) -> Value {
         "end_time": millis(r.end),
         "duration": millis(r.end - r.ts),
         "metadata": metadata("flow"),
-        "src_endpoint": endpoint(r.orig_h, r.orig_p, None),
-        "dst_endpoint": endpoint(r.resp_h, r.resp_p, None),
-        "connection_info": connection_info(r, None),
+        "src_endpoint": flow_endpoint(r.orig_h, r.orig_p, ctx.and_then(|c| c.orig)),
+        "dst_endpoint": flow_endpoint(r.resp_h, r.resp_p, ctx.and_then(|c| c.resp)),
+        "connection_info": connection_info(r, ctx.map(|c| c.direction)),
         "traffic": traffic(r),
         "device": {"hostname": hostname, "type_id": 0},
         "status_detail": r.conn_state,
         "unmapped": {"history": &r.history, "end_reason": r.end_reason.as_str()},
-    })
+    });
+    if let Some(c) = ctx {
+        doc["unmapped"]["direction"] = json!(c.direction);
+        doc["unmapped"]["interim"] = json!(c.interim);
+        for (k, end) in [("src_network", c.orig), ("dst_network", c.resp)] {
+            if let Some(n) = end.and_then(|e| e.network.as_deref()) {
+                doc["unmapped"][k] = json!(n);
+            }
+        }
+    }
+    doc
 }
 
 pub fn alert(a: &Alert) -> Value {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 const HOSTILE: &str = "web|x=1 \\ y\nCEF:0|forged|=";
 
-fn record() -> FlowRecord {
+pub(crate) fn record() -> FlowRecord {
     FlowRecord {
         ts: 1_717_243_200_000_000_000,
         end: 1_717_243_202_500_000_000,
@@ -317,4 +317,155 @@ fn a_deduplicated_alert_carries_the_count_in_every_format() {
     assert_eq!(json(&line(Format::Ocsf))["count"], 5);
     let cef = String::from_utf8(line(Format::Cef)).unwrap();
     assert!(cef.contains(" cnt=5"), "{cef}");
+}
+
+/// `watch`'s attribution of [`record`]: a hostile-named container at the originator,
+/// a labelled one at the responder.
+fn attributed() -> (Container, Container) {
+    let mut orig = Container::new("c0ffee", HOSTILE, "team/app:1.2").ip("172.17.0.3");
+    orig.network = Some("shop_default".into());
+    let resp = Container::new("dbdbdb", "db-1", "postgres:16")
+        .ip("203.0.113.9")
+        .label("tier", "data");
+    (orig, resp)
+}
+
+#[test]
+fn watch_flows_carry_the_attribution_in_ecs() {
+    let (orig, resp) = attributed();
+    let ctx = FlowContext {
+        interim: false,
+        direction: "internal",
+        orig: Some(&orig),
+        resp: Some(&resp),
+    };
+    let mut out = Vec::new();
+    Format::Ecs.flow_line_with(&record(), "node", Some(&ctx), &mut out);
+    let v = json(&out);
+    assert_eq!(get(&v, "network.direction"), "internal");
+    assert_eq!(get(&v, "container.id"), "c0ffee");
+    assert_eq!(get(&v, "container.name"), HOSTILE);
+    assert_eq!(get(&v, "container.image.name"), "team/app");
+    assert_eq!(strs(get(&v, "container.image.tag")), ["1.2"]);
+    assert_eq!(get(&v, "labels.orig_container"), HOSTILE);
+    assert_eq!(get(&v, "labels.resp_container"), "db-1");
+    assert_eq!(get(&v, "bridgewatch.resp_container.labels.tier"), "data");
+    assert_eq!(
+        get(&v, "bridgewatch.orig_container.network"),
+        "shop_default"
+    );
+    assert_eq!(strs(get(&v, "event.type")), ["connection", "end"]);
+
+    // Only the responder is a container (inbound): it is `container.*`; an interim
+    // record is `info`, not `end`.
+    let ctx = FlowContext {
+        interim: true,
+        direction: "inbound",
+        orig: None,
+        resp: Some(&resp),
+    };
+    let mut out = Vec::new();
+    Format::Ecs.flow_line_with(&record(), "node", Some(&ctx), &mut out);
+    let v = json(&out);
+    assert_eq!(get(&v, "container.id"), "dbdbdb");
+    assert_eq!(get(&v, "container.labels.tier"), "data");
+    assert_eq!(get(&v, "network.direction"), "inbound");
+    assert!(get(&v, "labels.orig_container").is_null());
+    assert!(get(&v, "bridgewatch.orig_container").is_null());
+    assert_eq!(strs(get(&v, "event.type")), ["connection", "info"]);
+    assert_eq!(get(&v, "bridgewatch.interim"), true);
+
+    // Replay's records (no attribution) have none of it.
+    let mut out = Vec::new();
+    Format::Ecs.flow_line(&record(), "node", &mut out);
+    let v = json(&out);
+    assert!(v.get("container").is_none() && v.get("labels").is_none());
+    assert!(get(&v, "network.direction").is_null());
+}
+
+#[test]
+fn watch_flows_carry_the_attribution_in_ocsf() {
+    let (orig, resp) = attributed();
+    let ctx = FlowContext {
+        interim: false,
+        direction: "outbound",
+        orig: Some(&orig),
+        resp: Some(&resp),
+    };
+    let mut out = Vec::new();
+    Format::Ocsf.flow_line_with(&record(), "node", Some(&ctx), &mut out);
+    let v = json(&out);
+    assert_ocsf_base(&v, 4001, 4);
+    assert_eq!(get(&v, "src_endpoint.container.uid"), "c0ffee");
+    assert_eq!(get(&v, "src_endpoint.container.name"), HOSTILE);
+    assert_eq!(get(&v, "src_endpoint.container.image.name"), "team/app");
+    assert_eq!(get(&v, "src_endpoint.container.image.tag"), "1.2");
+    assert_eq!(get(&v, "dst_endpoint.container.uid"), "dbdbdb");
+    assert_eq!(
+        strs(get(&v, "dst_endpoint.container.labels")),
+        ["tier=data"]
+    );
+    assert_eq!(get(&v, "connection_info.direction_id"), 2);
+    assert_eq!(get(&v, "connection_info.direction"), "Outbound");
+    assert_eq!(get(&v, "unmapped.direction"), "outbound");
+    assert_eq!(get(&v, "unmapped.src_network"), "shop_default");
+    assert_eq!(get(&v, "activity_id"), 2, "a finished TCP flow: Close");
+
+    let ctx = FlowContext {
+        interim: true,
+        direction: "external",
+        orig: None,
+        resp: None,
+    };
+    let mut out = Vec::new();
+    Format::Ocsf.flow_line_with(&record(), "node", Some(&ctx), &mut out);
+    let v = json(&out);
+    assert_eq!(get(&v, "activity_id"), 6, "an interim record: Traffic");
+    assert_eq!(get(&v, "type_uid"), 400106);
+    assert!(get(&v, "src_endpoint.container").is_null());
+    assert_eq!(get(&v, "connection_info.direction_id"), 0);
+}
+
+#[test]
+fn watch_flows_carry_the_attribution_in_cef_and_hostile_names_stay_values() {
+    let (orig, resp) = attributed();
+    let ctx = FlowContext {
+        interim: false,
+        direction: "inbound",
+        orig: Some(&orig),
+        resp: Some(&resp),
+    };
+    let mut out = Vec::new();
+    Format::Cef.flow_line_with(&record(), "node", Some(&ctx), &mut out);
+    let line = String::from_utf8(out).unwrap();
+    assert_eq!(line.matches('\n').count(), 1, "{line}");
+    let (h, ext) = parse_cef(line.trim_end());
+    assert_eq!(h[4], "flow");
+    assert_eq!(ext["deviceDirection"], "0");
+    assert_eq!(ext["cs4Label"], "direction");
+    assert_eq!(ext["cs4"], "inbound");
+    assert_eq!(ext["cs5Label"], "origContainer");
+    assert_eq!(ext["cs5"], HOSTILE);
+    assert_eq!(ext["flexString1Label"], "origContainerImage");
+    assert_eq!(ext["flexString1"], "team/app:1.2");
+    assert_eq!(ext["cs6Label"], "respContainer");
+    assert_eq!(ext["cs6"], "db-1");
+    assert_eq!(ext["flexString2"], "postgres:16");
+    // The record's own keys are still there.
+    assert_eq!(ext["cs1"], "1:abc=");
+    assert_eq!(ext["src"], "172.17.0.3");
+
+    let ctx = FlowContext {
+        interim: true,
+        direction: "outbound",
+        orig: Some(&orig),
+        resp: None,
+    };
+    let mut out = Vec::new();
+    Format::Cef.flow_line_with(&record(), "node", Some(&ctx), &mut out);
+    let line = String::from_utf8(out).unwrap();
+    let (h, ext) = parse_cef(line.trim_end());
+    assert_eq!(h[4], "flow-interim");
+    assert_eq!(ext["deviceDirection"], "1");
+    assert!(!ext.contains_key("cs6") && !ext.contains_key("flexString2"));
 }
