@@ -30,16 +30,20 @@ fn direction(d: &str) -> &'static str {
 }
 
 fn endpoints(r: &FlowRecord, doc: &mut Map<String, Value>) {
-    doc.insert(
-        "source".into(),
-        json!({"ip": r.orig_h.to_string(), "port": r.orig_p,
-               "packets": r.orig_pkts, "bytes": r.orig_ip_bytes}),
-    );
-    doc.insert(
-        "destination".into(),
-        json!({"ip": r.resp_h.to_string(), "port": r.resp_p,
-               "packets": r.resp_pkts, "bytes": r.resp_ip_bytes}),
-    );
+    let mut source = json!({"ip": r.orig_h.to_string(), "port": r.orig_p,
+                            "packets": r.orig_pkts, "bytes": r.orig_ip_bytes});
+    let mut destination = json!({"ip": r.resp_h.to_string(), "port": r.resp_p,
+                                 "packets": r.resp_pkts, "bytes": r.resp_ip_bytes});
+    for (end, mac) in [
+        (&mut source, r.orig_l2_addr),
+        (&mut destination, r.resp_l2_addr),
+    ] {
+        if let Some(m) = mac {
+            end["mac"] = json!(ecs_mac(m));
+        }
+    }
+    doc.insert("source".into(), source);
+    doc.insert("destination".into(), destination);
     let mut net = json!({
         "transport": &*r.proto,
         "iana_number": r.proto_num.to_string(),
@@ -52,6 +56,11 @@ fn endpoints(r: &FlowRecord, doc: &mut Map<String, Value>) {
         o.insert("vlan".into(), json!({"id": v.to_string()}));
     }
     doc.insert("network".into(), net);
+}
+
+/// A MAC as ECS spells it (RFC 7042: uppercase hex pairs joined by hyphens).
+fn ecs_mac(m: crate::flow::record::MacAddr) -> String {
+    m.to_string().to_uppercase().replace(':', "-")
 }
 
 fn observer(hostname: &str) -> Value {

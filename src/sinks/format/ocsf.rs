@@ -75,8 +75,16 @@ fn connection_info(r: &FlowRecord, dir: Option<&str>) -> Value {
     v
 }
 
-fn endpoint(ip: std::net::IpAddr, port: u16, c: Option<&AlertContainer>) -> Value {
+fn endpoint(
+    ip: std::net::IpAddr,
+    port: u16,
+    mac: Option<crate::flow::record::MacAddr>,
+    c: Option<&AlertContainer>,
+) -> Value {
     let mut v = json!({"ip": ip.to_string(), "port": port});
+    if let Some(m) = mac {
+        v["mac"] = json!(m.to_string());
+    }
     if let (Some(c), Some(o)) = (c, v.as_object_mut()) {
         o.insert("container".into(), container(c));
     }
@@ -89,8 +97,16 @@ fn container(c: &AlertContainer) -> Value {
 }
 
 /// An end of a `watch` flow, with the inventory's container when it is one.
-fn flow_endpoint(ip: std::net::IpAddr, port: u16, c: Option<&Container>) -> Value {
+fn flow_endpoint(
+    ip: std::net::IpAddr,
+    port: u16,
+    mac: Option<crate::flow::record::MacAddr>,
+    c: Option<&Container>,
+) -> Value {
     let mut v = json!({"ip": ip.to_string(), "port": port});
+    if let Some(m) = mac {
+        v["mac"] = json!(m.to_string());
+    }
     if let Some(c) = c {
         let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         v["container"] = json!({
@@ -142,8 +158,8 @@ pub fn flow(r: &FlowRecord, hostname: &str, ctx: Option<&FlowContext<'_>>) -> Va
         "end_time": millis(r.end),
         "duration": millis(r.end - r.ts),
         "metadata": metadata("flow"),
-        "src_endpoint": flow_endpoint(r.orig_h, r.orig_p, ctx.and_then(|c| c.orig)),
-        "dst_endpoint": flow_endpoint(r.resp_h, r.resp_p, ctx.and_then(|c| c.resp)),
+        "src_endpoint": flow_endpoint(r.orig_h, r.orig_p, r.orig_l2_addr, ctx.and_then(|c| c.orig)),
+        "dst_endpoint": flow_endpoint(r.resp_h, r.resp_p, r.resp_l2_addr, ctx.and_then(|c| c.resp)),
         "connection_info": connection_info(r, ctx.map(|c| c.direction)),
         "traffic": traffic(r),
         "device": {"hostname": hostname, "type_id": 0},
@@ -205,8 +221,8 @@ pub fn alert(a: &Alert) -> Value {
             "first_seen_time": millis(r.ts),
         },
         "evidences": [{
-            "src_endpoint": endpoint(r.orig_h, r.orig_p, src_c),
-            "dst_endpoint": endpoint(r.resp_h, r.resp_p, dst_c),
+            "src_endpoint": endpoint(r.orig_h, r.orig_p, r.orig_l2_addr, src_c),
+            "dst_endpoint": endpoint(r.resp_h, r.resp_p, r.resp_l2_addr, dst_c),
             "connection_info": connection_info(r, Some(a.direction)),
         }],
         "device": {"hostname": &*a.hostname, "type_id": 0},

@@ -469,3 +469,24 @@ fn watch_flows_carry_the_attribution_in_cef_and_hostile_names_stay_values() {
     assert_eq!(ext["deviceDirection"], "1");
     assert!(!ext.contains_key("cs6") && !ext.contains_key("flexString2"));
 }
+
+#[test]
+fn link_addresses_go_where_each_schema_puts_a_mac() {
+    let mut r = record();
+    r.orig_l2_addr = Some(crate::flow::record::MacAddr([
+        0x02, 0x42, 0xac, 0x11, 0x00, 0x03,
+    ]));
+    let (mut ecs, mut ocsf) = (Vec::new(), Vec::new());
+    Format::Ecs.flow_line(&r, "node1", &mut ecs);
+    Format::Ocsf.flow_line(&r, "node1", &mut ocsf);
+    let (ecs, ocsf) = (json(&ecs), json(&ocsf));
+    // ECS: RFC 7042 notation; OCSF: the colon form. A responder with no MAC has none.
+    assert_eq!(get(&ecs, "source.mac"), "02-42-AC-11-00-03");
+    assert!(get(&ecs, "destination.mac").is_null());
+    assert_eq!(get(&ocsf, "src_endpoint.mac"), "02:42:ac:11:00:03");
+    assert!(get(&ocsf, "dst_endpoint.mac").is_null());
+    // Without MACs (link types that have none) the key is absent, not empty.
+    let mut plain = Vec::new();
+    Format::Ecs.flow_line(&record(), "node1", &mut plain);
+    assert!(get(&json(&plain), "source.mac").is_null());
+}
