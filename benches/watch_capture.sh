@@ -59,7 +59,7 @@ for rate in $RATES; do
         fi
         CAPPID=$!
         sleep 1.5
-        out=$(ip netns exec "$SRC" tcpreplay -i "$A" "${speed[@]}" -L "$count" "$FILE" 2>&1 || true)
+        out=$(ip netns exec "$SRC" tcpreplay -K -i "$A" "${speed[@]}" -L "$count" "$FILE" 2>&1 || true)
         sleep 1.5
         kill -TERM "$CAPPID"; wait "$CAPPID" || true; CAPPID=""
         sent=$(sed -n 's/^Actual: \([0-9]*\) packets.*/\1/p' <<<"$out" | head -1)
