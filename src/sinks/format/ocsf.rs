@@ -75,18 +75,29 @@ fn connection_info(r: &FlowRecord, dir: Option<&str>) -> Value {
     v
 }
 
+/// An OCSF Network Endpoint: address, port, and the MAC when the frame had one.
+fn endpoint_of(
+    ip: std::net::IpAddr,
+    port: u16,
+    mac: Option<crate::flow::record::MacAddr>,
+) -> Value {
+    let mut v = json!({"ip": ip.to_string(), "port": port});
+    if let Some(m) = mac {
+        v["mac"] = json!(m.to_string());
+    }
+    v
+}
+
+/// An end of an alert's flow, with the alert's container when it is one.
 fn endpoint(
     ip: std::net::IpAddr,
     port: u16,
     mac: Option<crate::flow::record::MacAddr>,
     c: Option<&AlertContainer>,
 ) -> Value {
-    let mut v = json!({"ip": ip.to_string(), "port": port});
-    if let Some(m) = mac {
-        v["mac"] = json!(m.to_string());
-    }
-    if let (Some(c), Some(o)) = (c, v.as_object_mut()) {
-        o.insert("container".into(), container(c));
+    let mut v = endpoint_of(ip, port, mac);
+    if let Some(c) = c {
+        v["container"] = container(c);
     }
     v
 }
@@ -103,10 +114,7 @@ fn flow_endpoint(
     mac: Option<crate::flow::record::MacAddr>,
     c: Option<&Container>,
 ) -> Value {
-    let mut v = json!({"ip": ip.to_string(), "port": port});
-    if let Some(m) = mac {
-        v["mac"] = json!(m.to_string());
-    }
+    let mut v = endpoint_of(ip, port, mac);
     if let Some(c) = c {
         let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         v["container"] = json!({
