@@ -12,6 +12,7 @@
 mod common;
 
 use common::docker::*;
+use common::net::ip;
 use common::*;
 use serde_json::Value;
 use std::fs::File;
@@ -23,16 +24,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The outside host's namespace and the watch process, removed/killed on drop.
 struct Lab {
@@ -238,6 +229,17 @@ impl Env {
         args.extend_from_slice(&[image, "/bin/busybox", "sleep", "600"]);
         docker_ok(&args);
         full
+    }
+
+    /// Starts containers `app` (`.11`), `side` (in app's network namespace, no
+    /// address of its own) and `db` (`.12`) from the app image; returns their full
+    /// names.
+    fn app_side_db(&mut self) -> (String, String, String) {
+        let image = self.app_image.clone();
+        let app = self.run("app", &image, 11, "com.docker.compose.service=app");
+        let side = self.run_with("side", &image, &["--network", &format!("container:{app}")]);
+        let db = self.run("db", &image, 12, "com.docker.compose.service=db");
+        (app, side, db)
     }
 
     /// Starts `watch -i BRIDGE ARGS...`; returns its stderr lines.
@@ -600,14 +602,8 @@ fn a_shared_netns_is_one_group_a_mac_names_an_unknown_address_and_host_mode_is_h
     let app_image = env.app_image.clone();
     let (outside, prefix) = (env.outside.clone(), env.prefix.clone());
     let at = |n: u32| format!("{prefix}.{n}");
-    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
-    // A debugging sidecar in app's namespace: no address of its own.
-    let side = env.run_with(
-        "side",
-        &app_image,
-        &["--network", &format!("container:{app}")],
-    );
-    let db = env.run("db", &app_image, 12, "com.docker.compose.service=db");
+    // `side`: a debugging sidecar in app's namespace.
+    let (app, side, db) = env.app_side_db();
     // An address Docker does not know about, added inside db's namespace.
     in_netns_of(
         &db,
@@ -718,16 +714,9 @@ fn a_capture_on_a_containers_veth_names_it_by_the_veth() {
     let Some(mut env) = Env::new("watch_docker", "bwv", 219) else {
         return;
     };
-    let app_image = env.app_image.clone();
     let (outside, prefix) = (env.outside.clone(), env.prefix.clone());
     let at = |n: u32| format!("{prefix}.{n}");
-    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
-    let side = env.run_with(
-        "side",
-        &app_image,
-        &["--network", &format!("container:{app}")],
-    );
-    let db = env.run("db", &app_image, 12, "com.docker.compose.service=db");
+    let (app, side, db) = env.app_side_db();
     let veth = host_veth_of(&app);
     let flows = env.dir.path().join("flows.jsonl").display().to_string();
     let mut cmd = Command::new(bin());

@@ -18,6 +18,7 @@
 mod common;
 
 use common::http::{Answer, Server};
+use common::net::ip;
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -58,16 +59,6 @@ fn skip(test: &str) -> bool {
             true
         }
     }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Namespaces (and with them every link inside) removed by name on drop, and the
@@ -1230,6 +1221,40 @@ fn tally(ports: impl Iterator<Item = u64>) -> std::collections::BTreeMap<u64, us
     m
 }
 
+/// The reload tests' rule: an alert for each UDP flow to the server's port 9999.
+fn udp_9999_rule(name: &str, priority: &str) -> String {
+    format!("- rule: {name}\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: {priority}\n")
+}
+
+/// Starts the lab's watch for the reload tests: in namespace `host` on bridge `br`,
+/// with the static inventory `inv`, rules from `rules`, 1 s UDP timeout, no
+/// dedup window and two threads, and `outputs` (the output flags or `--config`).
+fn start_reload_watch(
+    lab: &mut Lab,
+    host: &str,
+    br: &str,
+    inv: &std::path::Path,
+    rules: &std::path::Path,
+    outputs: &[&std::ffi::OsStr],
+) -> WatchLog {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", host, BIN, "watch", "-i", br, "--no-docker"])
+        .arg("--containers")
+        .arg(inv)
+        .arg("--rules")
+        .arg(rules)
+        .args([
+            "--timeout",
+            "udp=1",
+            "--dedup-window",
+            "0",
+            "--threads",
+            "2",
+        ])
+        .args(outputs);
+    lab.start_watch(&mut cmd)
+}
+
 /// SIGHUP mid-stream with a new `--config` (one output kept, one removed, one added
 /// in ECS) and new rules: the kept output has every flow and alert once; every flow
 /// and alert is once in the removed output or the added one, never both, never
@@ -1280,37 +1305,20 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     )
     .unwrap();
     let rules = dir.path().join("rules.yaml");
-    let rule = |name: &str, prio: &str| {
-        format!("- rule: {name}\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: {prio}\n")
-    };
-    std::fs::write(&rules, rule("UDP to 9999", "WARNING")).unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
+    std::fs::write(&rules, udp_9999_rule("UDP to 9999", "WARNING")).unwrap();
+    let log = start_reload_watch(
+        &mut lab,
         &host,
-        BIN,
-        "watch",
-        "-i",
         &br,
-        "--no-docker",
-    ])
-    .arg("--containers")
-    .arg(&inv)
-    .arg("--config")
-    .arg(&cfg)
-    .arg("--rules")
-    .arg(&rules)
-    .args([
-        "--timeout",
-        "udp=1",
-        "--dedup-window",
-        "0",
-        "--threads",
-        "2",
-    ])
-    .args(["--listen", "127.0.0.1:0"]);
-    let log = lab.start_watch(&mut cmd);
+        &inv,
+        &rules,
+        &[
+            "--config".as_ref(),
+            cfg.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+    );
     let port: u16 = {
         let err = log.stderr.lock().unwrap().clone();
         let at = err
@@ -1337,8 +1345,8 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
         &rules,
         format!(
             "{}{}",
-            rule("UDP to 9999", "WARNING"),
-            rule("UDP to 9999 reloaded", "CRITICAL")
+            udp_9999_rule("UDP to 9999", "WARNING"),
+            udp_9999_rule("UDP to 9999 reloaded", "CRITICAL")
         ),
     )
     .unwrap();
@@ -1530,35 +1538,20 @@ fn watch_sighup_keeps_flag_outputs() {
         dir.path().join("alerts.jsonl"),
     );
     let rules = dir.path().join("rules.yaml");
-    std::fs::write(&rules, "- rule: UDP to 9999\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: WARNING\n").unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
+    std::fs::write(&rules, udp_9999_rule("UDP to 9999", "WARNING")).unwrap();
+    let log = start_reload_watch(
+        &mut lab,
         &host,
-        BIN,
-        "watch",
-        "-i",
         &br,
-        "--no-docker",
-    ])
-    .arg("--containers")
-    .arg(&inv)
-    .arg("--flows")
-    .arg(&flows)
-    .arg("--alerts")
-    .arg(&alerts)
-    .arg("--rules")
-    .arg(&rules)
-    .args([
-        "--timeout",
-        "udp=1",
-        "--dedup-window",
-        "0",
-        "--threads",
-        "2",
-    ]);
-    let log = lab.start_watch(&mut cmd);
+        &inv,
+        &rules,
+        &[
+            "--flows".as_ref(),
+            flows.as_os_str(),
+            "--alerts".as_ref(),
+            alerts.as_os_str(),
+        ],
+    );
     let (sender, server_stop) = udp_stream(&cli, &srv, 80, 200, Duration::from_millis(10));
     std::thread::sleep(Duration::from_millis(1000));
     signal(log.pid, libc::SIGHUP);
