@@ -319,11 +319,7 @@ fn watch_names_real_containers_from_the_docker_api() {
     env.stop_watch();
     let recs = json_lines(&std::fs::read(&flows).unwrap());
     let alerts = json_lines(&std::fs::read(&alerts).unwrap());
-    let find = |src: &str, dst: &str, port: u64| -> &Value {
-        recs.iter()
-            .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
-            .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
-    };
+    let find = |src: &str, dst: &str, port: u64| flow_between(&recs, src, dst, port);
     let es_out = find(&at(10), &outside, 8443);
     assert_eq!(es_out["orig_container"]["name"], es.as_str());
     assert_eq!(es_out["orig_container"]["image"], es_image.as_str());
@@ -561,6 +557,13 @@ fn without_i_a_bridge_created_later_is_captured_and_its_removal_is_clean() {
     assert_eq!(r["orig_container"]["name"], app.as_str());
 }
 
+/// The record in `recs` of the flow from `src` to `dst:port`; panics if none.
+fn flow_between<'a>(recs: &'a [Value], src: &str, dst: &str, port: u64) -> &'a Value {
+    recs.iter()
+        .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
+        .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
+}
+
 /// Runs `cmd...` in the network namespace of container `c` (from the host, with the
 /// host's tools: the container itself holds only busybox and no NET_ADMIN).
 fn in_netns_of(c: &str, cmd: &[&str]) {
@@ -738,11 +741,7 @@ fn a_capture_on_a_containers_veth_names_it_by_the_veth() {
     std::thread::sleep(Duration::from_millis(500));
     env.stop_watch();
     let recs = json_lines(&std::fs::read(&flows).unwrap());
-    let find = |src: &str, dst: &str, port: u64| -> &Value {
-        recs.iter()
-            .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
-            .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
-    };
+    let find = |src: &str, dst: &str, port: u64| flow_between(&recs, src, dst, port);
     let out = find(&at(11), &outside, 8443);
     assert_eq!(out["iface"], veth.as_str());
     assert_eq!(out["orig_container"]["name"], app.as_str(), "{out}");
