@@ -12,6 +12,7 @@
 mod common;
 
 use common::docker::*;
+use common::net::ip;
 use common::*;
 use serde_json::Value;
 use std::fs::File;
@@ -23,16 +24,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The outside host's namespace and the watch process, removed/killed on drop.
 struct Lab {
@@ -240,6 +231,17 @@ impl Env {
         full
     }
 
+    /// Starts containers `app` (`.11`), `side` (in app's network namespace, no
+    /// address of its own) and `db` (`.12`) from the app image; returns their full
+    /// names.
+    fn app_side_db(&mut self) -> (String, String, String) {
+        let image = self.app_image.clone();
+        let app = self.run("app", &image, 11, "com.docker.compose.service=app");
+        let side = self.run_with("side", &image, &["--network", &format!("container:{app}")]);
+        let db = self.run("db", &image, 12, "com.docker.compose.service=db");
+        (app, side, db)
+    }
+
     /// Starts `watch -i BRIDGE ARGS...`; returns its stderr lines.
     fn watch(&mut self, args: &[&str]) -> Receiver<String> {
         let mut cmd = Command::new(bin());
@@ -317,11 +319,7 @@ fn watch_names_real_containers_from_the_docker_api() {
     env.stop_watch();
     let recs = json_lines(&std::fs::read(&flows).unwrap());
     let alerts = json_lines(&std::fs::read(&alerts).unwrap());
-    let find = |src: &str, dst: &str, port: u64| -> &Value {
-        recs.iter()
-            .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
-            .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
-    };
+    let find = |src: &str, dst: &str, port: u64| flow_between(&recs, src, dst, port);
     let es_out = find(&at(10), &outside, 8443);
     assert_eq!(es_out["orig_container"]["name"], es.as_str());
     assert_eq!(es_out["orig_container"]["image"], es_image.as_str());
@@ -559,6 +557,13 @@ fn without_i_a_bridge_created_later_is_captured_and_its_removal_is_clean() {
     assert_eq!(r["orig_container"]["name"], app.as_str());
 }
 
+/// The record in `recs` of the flow from `src` to `dst:port`; panics if none.
+fn flow_between<'a>(recs: &'a [Value], src: &str, dst: &str, port: u64) -> &'a Value {
+    recs.iter()
+        .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
+        .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
+}
+
 /// Runs `cmd...` in the network namespace of container `c` (from the host, with the
 /// host's tools: the container itself holds only busybox and no NET_ADMIN).
 fn in_netns_of(c: &str, cmd: &[&str]) {
@@ -600,14 +605,8 @@ fn a_shared_netns_is_one_group_a_mac_names_an_unknown_address_and_host_mode_is_h
     let app_image = env.app_image.clone();
     let (outside, prefix) = (env.outside.clone(), env.prefix.clone());
     let at = |n: u32| format!("{prefix}.{n}");
-    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
-    // A debugging sidecar in app's namespace: no address of its own.
-    let side = env.run_with(
-        "side",
-        &app_image,
-        &["--network", &format!("container:{app}")],
-    );
-    let db = env.run("db", &app_image, 12, "com.docker.compose.service=db");
+    // `side`: a debugging sidecar in app's namespace.
+    let (app, side, db) = env.app_side_db();
     // An address Docker does not know about, added inside db's namespace.
     in_netns_of(
         &db,
@@ -718,16 +717,9 @@ fn a_capture_on_a_containers_veth_names_it_by_the_veth() {
     let Some(mut env) = Env::new("watch_docker", "bwv", 219) else {
         return;
     };
-    let app_image = env.app_image.clone();
     let (outside, prefix) = (env.outside.clone(), env.prefix.clone());
     let at = |n: u32| format!("{prefix}.{n}");
-    let app = env.run("app", &app_image, 11, "com.docker.compose.service=app");
-    let side = env.run_with(
-        "side",
-        &app_image,
-        &["--network", &format!("container:{app}")],
-    );
-    let db = env.run("db", &app_image, 12, "com.docker.compose.service=db");
+    let (app, side, db) = env.app_side_db();
     let veth = host_veth_of(&app);
     let flows = env.dir.path().join("flows.jsonl").display().to_string();
     let mut cmd = Command::new(bin());
@@ -749,11 +741,7 @@ fn a_capture_on_a_containers_veth_names_it_by_the_veth() {
     std::thread::sleep(Duration::from_millis(500));
     env.stop_watch();
     let recs = json_lines(&std::fs::read(&flows).unwrap());
-    let find = |src: &str, dst: &str, port: u64| -> &Value {
-        recs.iter()
-            .find(|r| r["orig_h"] == src && r["resp_h"] == dst && r["resp_p"] == port)
-            .unwrap_or_else(|| panic!("no flow {src} -> {dst}:{port} in {recs:?}"))
-    };
+    let find = |src: &str, dst: &str, port: u64| flow_between(&recs, src, dst, port);
     let out = find(&at(11), &outside, 8443);
     assert_eq!(out["iface"], veth.as_str());
     assert_eq!(out["orig_container"]["name"], app.as_str(), "{out}");

@@ -18,6 +18,7 @@
 mod common;
 
 use common::http::{Answer, Server};
+use common::net::ip;
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -60,16 +61,6 @@ fn skip(test: &str) -> bool {
     }
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Namespaces (and with them every link inside) removed by name on drop, and the
 /// watch process killed by its pid if it is still running.
 struct Lab {
@@ -97,6 +88,41 @@ struct WatchLog {
 }
 
 impl Lab {
+    /// A lab whose bridge `br`, at `addr` (with its prefix length), sits in a new
+    /// namespace `host` (loopback up there too).
+    fn with_bridge(host: &str, br: &str, addr: &str) -> Lab {
+        let mut lab = Lab {
+            namespaces: Vec::new(),
+            watch: None,
+        };
+        ip(&["netns", "add", host]);
+        lab.namespaces.push(host.to_string());
+        ip(&["-n", host, "link", "add", br, "type", "bridge"]);
+        ip(&["-n", host, "addr", "add", addr, "dev", br]);
+        ip(&["-n", host, "link", "set", br, "up"]);
+        ip(&["-n", host, "link", "set", "lo", "up"]);
+        lab
+    }
+
+    /// Adds namespace `ns`, plugged into bridge `br` of namespace `host` by veth
+    /// `veth`; its end `eth0` gets `addr` (with its prefix length) and, if given,
+    /// MAC `mac`.  Both ends and `ns`'s loopback are up.
+    fn plug(&mut self, host: &str, br: &str, ns: &str, veth: &str, addr: &str, mac: Option<&str>) {
+        ip(&["netns", "add", ns]);
+        self.namespaces.push(ns.to_string());
+        ip(&[
+            "-n", host, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
+        if let Some(mac) = mac {
+            ip(&["-n", ns, "link", "set", "eth0", "address", mac]);
+        }
+        ip(&["-n", ns, "addr", "add", addr, "dev", "eth0"]);
+        ip(&["-n", ns, "link", "set", "eth0", "up"]);
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", host, "link", "set", veth, "master", br]);
+        ip(&["-n", host, "link", "set", veth, "up"]);
+    }
+
     /// Starts `cmd` (a watch) as the lab's watch, gathers its stderr and waits until
     /// it says it is watching.
     fn start_watch(&mut self, cmd: &mut Command) -> WatchLog {
@@ -278,6 +304,16 @@ fn json_lines(path: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
+/// The port of the `--listen 127.0.0.1:0` endpoint, from a started watch's stderr.
+fn listen_port(stderr: &Mutex<String>) -> u16 {
+    let err = stderr.lock().unwrap().clone();
+    let at = err
+        .split("on http://127.0.0.1:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no listen address in {err}"));
+    at.lines().next().unwrap().trim().parse().unwrap()
+}
+
 fn wait_for(stderr: &Mutex<String>, needle: &str, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -303,16 +339,7 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
         format!("bwt-{pid}-ext"),
     );
     let br = format!("bwt{pid}br");
-    let mut lab = Lab {
-        namespaces: Vec::new(),
-        watch: None,
-    };
-    ip(&["netns", "add", &host]);
-    lab.namespaces.push(host.clone());
-    ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
-    ip(&["-n", &host, "addr", "add", "10.77.0.1/24", "dev", &br]);
-    ip(&["-n", &host, "link", "set", &br, "up"]);
-    ip(&["-n", &host, "link", "set", "lo", "up"]);
+    let mut lab = Lab::with_bridge(&host, &br, "10.77.0.1/24");
     // (namespace, address, MAC, host-side veth)
     let ends = [
         (&es, "10.77.0.10", "02:42:0a:4d:00:0a", format!("bwt{pid}e")),
@@ -330,25 +357,7 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
         ),
     ];
     for (ns, addr, mac, veth) in &ends {
-        ip(&["netns", "add", ns]);
-        lab.namespaces.push(ns.to_string());
-        ip(&[
-            "-n", &host, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ]);
-        ip(&["-n", ns, "link", "set", "eth0", "address", mac]);
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{addr}/24"),
-            "dev",
-            "eth0",
-        ]);
-        ip(&["-n", ns, "link", "set", "eth0", "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &host, "link", "set", veth, "master", &br]);
-        ip(&["-n", &host, "link", "set", veth, "up"]);
+        lab.plug(&host, &br, ns, veth, &format!("{addr}/24"), Some(mac));
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -382,11 +391,7 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
             "--threads",
             "2",
         ]);
-    let WatchLog {
-        stderr,
-        reader,
-        pid: watch_pid,
-    } = lab.start_watch(&mut cmd);
+    let log = lab.start_watch(&mut cmd);
 
     // 1. app → es:9200, TCP: 1000 bytes up, 2000 down (internal).
     let srv = tcp_server(&es, "10.77.0.10", 9200, 2000);
@@ -462,21 +467,7 @@ fn watch_labels_flows_on_a_bridge_and_fires_the_elasticsearch_policy() {
     std::thread::sleep(Duration::from_millis(1500));
 
     // SIGTERM: flush and exit 0.
-    // SAFETY: signalling the child this test started, by its pid.
-    assert_eq!(unsafe { libc::kill(watch_pid, libc::SIGTERM) }, 0);
-    let mut child = lab.watch.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "watch did not exit on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    reader.join().unwrap();
-    let err = stderr.lock().unwrap().clone();
-    assert!(status.success(), "watch exited {status}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
+    let err = stop_watch(&mut lab, log, Duration::from_secs(15));
     assert!(
         err.contains(&format!("capture {br}:")) && err.contains("dropped by the kernel"),
         "summary lacks the per-interface line: {err}"
@@ -856,38 +847,12 @@ fn watch_metrics_and_readiness_match_the_summary() {
     let host = format!("bwt-{pid}-mh");
     let (es, out) = (format!("bwt-{pid}-mes"), format!("bwt-{pid}-mout"));
     let br = format!("bwt{pid}mb");
-    let mut lab = Lab {
-        namespaces: Vec::new(),
-        watch: None,
-    };
-    ip(&["netns", "add", &host]);
-    lab.namespaces.push(host.clone());
-    ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
-    ip(&["-n", &host, "addr", "add", "10.78.0.1/24", "dev", &br]);
-    ip(&["-n", &host, "link", "set", &br, "up"]);
-    ip(&["-n", &host, "link", "set", "lo", "up"]);
+    let mut lab = Lab::with_bridge(&host, &br, "10.78.0.1/24");
     for (ns, addr, veth) in [
         (&es, "10.78.0.10", format!("bwt{pid}me")),
         (&out, "10.78.0.30", format!("bwt{pid}mo")),
     ] {
-        ip(&["netns", "add", ns]);
-        lab.namespaces.push(ns.to_string());
-        ip(&[
-            "-n", &host, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ]);
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{addr}/24"),
-            "dev",
-            "eth0",
-        ]);
-        ip(&["-n", ns, "link", "set", "eth0", "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &host, "link", "set", &veth, "master", &br]);
-        ip(&["-n", &host, "link", "set", &veth, "up"]);
+        lab.plug(&host, &br, ns, &veth, &format!("{addr}/24"), None);
     }
     let dir = tempfile::tempdir().unwrap();
     let inv = dir.path().join("containers.json");
@@ -933,14 +898,7 @@ fn watch_metrics_and_readiness_match_the_summary() {
         reader,
         pid: watch_pid,
     } = lab.start_watch(&mut cmd);
-    let port: u16 = {
-        let err = stderr.lock().unwrap().clone();
-        let at = err
-            .split("on http://127.0.0.1:")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no listen address in {err}"));
-        at.lines().next().unwrap().trim().parse().unwrap()
-    };
+    let port = listen_port(&stderr);
     let deadline = Instant::now() + Duration::from_secs(20);
     let ready = |want: u16, body: &str| loop {
         let got = ns_get(&host, port, "/readyz");
@@ -1093,50 +1051,20 @@ fn watch_metrics_and_readiness_match_the_summary() {
 
 /// A bridge in its own "host" namespace with a client (`.20`, the inventory's
 /// container `reload-cli-1`) and a server (`.30`, no container) namespace, on
-/// `10.<net>.0.0/24`; names carry `tag`.  Returns the lab, the host namespace,
-/// the client's, the server's, the bridge and the inventory file.
-fn two_end_lab(
-    tag: &str,
-    net: u8,
-    dir: &std::path::Path,
-) -> (Lab, String, String, String, String, std::path::PathBuf) {
+/// `10.<net>.0.0/24`; names carry `tag`.  Writes the inventory and a rules file
+/// holding `udp_9999_rule("UDP to 9999", "WARNING")` into `dir`.
+fn two_end_lab(tag: &str, net: u8, dir: &std::path::Path) -> (Lab, TwoEnds) {
     let pid = std::process::id();
     let host = format!("bwt-{pid}-{tag}h");
     let (cli, srv) = (format!("bwt-{pid}-{tag}c"), format!("bwt-{pid}-{tag}s"));
     let br = format!("bwt{pid}{tag}b");
-    let mut lab = Lab {
-        namespaces: Vec::new(),
-        watch: None,
-    };
-    ip(&["netns", "add", &host]);
-    lab.namespaces.push(host.clone());
-    ip(&["-n", &host, "link", "add", &br, "type", "bridge"]);
-    ip(&[
-        "-n",
-        &host,
-        "addr",
-        "add",
-        &format!("10.{net}.0.1/24"),
-        "dev",
-        &br,
-    ]);
-    ip(&["-n", &host, "link", "set", &br, "up"]);
-    ip(&["-n", &host, "link", "set", "lo", "up"]);
+    let mut lab = Lab::with_bridge(&host, &br, &format!("10.{net}.0.1/24"));
     for (ns, last, veth) in [
         (&cli, 20, format!("bwt{pid}{tag}c")),
         (&srv, 30, format!("bwt{pid}{tag}s")),
     ] {
-        ip(&["netns", "add", ns]);
-        lab.namespaces.push(ns.to_string());
-        ip(&[
-            "-n", &host, "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ]);
         let addr = format!("10.{net}.0.{last}/24");
-        ip(&["-n", ns, "addr", "add", &addr, "dev", "eth0"]);
-        ip(&["-n", ns, "link", "set", "eth0", "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &host, "link", "set", &veth, "master", &br]);
-        ip(&["-n", &host, "link", "set", &veth, "up"]);
+        lab.plug(&host, &br, ns, &veth, &addr, None);
     }
     let inv = dir.join("containers.json");
     std::fs::write(
@@ -1147,7 +1075,63 @@ fn two_end_lab(
         ),
     )
     .unwrap();
-    (lab, host, cli, srv, br, inv)
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, udp_9999_rule("UDP to 9999", "WARNING")).unwrap();
+    (
+        lab,
+        TwoEnds {
+            host,
+            cli,
+            srv,
+            br,
+            inv,
+            rules,
+        },
+    )
+}
+
+/// What `two_end_lab` made: the host namespace, the client's, the server's, the
+/// bridge, the inventory file and the rules file.
+struct TwoEnds {
+    host: String,
+    cli: String,
+    srv: String,
+    br: String,
+    inv: std::path::PathBuf,
+    rules: std::path::PathBuf,
+}
+
+impl TwoEnds {
+    /// Starts `lab`'s watch on the bridge, in the host namespace, with the
+    /// inventory and the rules file, 1 s UDP timeout, no dedup window and two
+    /// threads, and `outputs` (the output flags or `--config`).
+    fn start_watch(&self, lab: &mut Lab, outputs: &[&std::ffi::OsStr]) -> WatchLog {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            &self.host,
+            BIN,
+            "watch",
+            "-i",
+            &self.br,
+            "--no-docker",
+        ])
+        .arg("--containers")
+        .arg(&self.inv)
+        .arg("--rules")
+        .arg(&self.rules)
+        .args([
+            "--timeout",
+            "udp=1",
+            "--dedup-window",
+            "0",
+            "--threads",
+            "2",
+        ])
+        .args(outputs);
+        lab.start_watch(&mut cmd)
+    }
 }
 
 /// From the client namespace, one UDP flow per source port (`20000 + i`, i < n),
@@ -1197,11 +1181,12 @@ fn signal(pid: libc::pid_t, sig: libc::c_int) {
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
 }
 
-/// Ends the lab's watch with SIGTERM; returns its stderr once it exited 0.
-fn stop_watch(lab: &mut Lab, log: WatchLog) -> String {
+/// Ends the lab's watch with SIGTERM; returns its stderr once it exited 0, which
+/// it must do `within` the time given.
+fn stop_watch(lab: &mut Lab, log: WatchLog, within: Duration) -> String {
     signal(log.pid, libc::SIGTERM);
     let mut child = lab.watch.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + within;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -1230,6 +1215,11 @@ fn tally(ports: impl Iterator<Item = u64>) -> std::collections::BTreeMap<u64, us
     m
 }
 
+/// The reload tests' rule: an alert for each UDP flow to the server's port 9999.
+fn udp_9999_rule(name: &str, priority: &str) -> String {
+    format!("- rule: {name}\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: {priority}\n")
+}
+
 /// SIGHUP mid-stream with a new `--config` (one output kept, one removed, one added
 /// in ECS) and new rules: the kept output has every flow and alert once; every flow
 /// and alert is once in the removed output or the added one, never both, never
@@ -1243,7 +1233,7 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     }
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let (mut lab, host, cli, srv, br, inv) = two_end_lab("r", 79, dir.path());
+    let (mut lab, ends) = two_end_lab("r", 79, dir.path());
     let (k, a, b) = (
         dir.path().join("kept.jsonl"),
         dir.path().join("a.jsonl"),
@@ -1258,9 +1248,11 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     };
     // Webhook receivers, in the namespace watch runs in (bound there, served here).
     let receiver = || {
-        in_ns(&host, || Server::start(|_| Answer::Status(200, "OK"), "{}"))
-            .join()
-            .unwrap()
+        in_ns(&ends.host, || {
+            Server::start(|_| Answer::Status(200, "OK"), "{}")
+        })
+        .join()
+        .unwrap()
     };
     let (hook_old, hook_new) = (receiver(), receiver());
     let hook = |name: &str, s: &Server| {
@@ -1269,76 +1261,40 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
             s.port
         )
     };
-    std::fs::write(
-        &cfg,
-        format!(
-            "flush_timeout = 5\n{}{}{}",
-            file_out(&k, "native"),
-            file_out(&a, "native"),
-            hook("hook-old", &hook_old)
-        ),
-    )
-    .unwrap();
-    let rules = dir.path().join("rules.yaml");
-    let rule = |name: &str, prio: &str| {
-        format!("- rule: {name}\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: {prio}\n")
+    let write_cfg = |outputs: [String; 3]| {
+        std::fs::write(&cfg, format!("flush_timeout = 5\n{}", outputs.concat())).unwrap()
     };
-    std::fs::write(&rules, rule("UDP to 9999", "WARNING")).unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        &host,
-        BIN,
-        "watch",
-        "-i",
-        &br,
-        "--no-docker",
-    ])
-    .arg("--containers")
-    .arg(&inv)
-    .arg("--config")
-    .arg(&cfg)
-    .arg("--rules")
-    .arg(&rules)
-    .args([
-        "--timeout",
-        "udp=1",
-        "--dedup-window",
-        "0",
-        "--threads",
-        "2",
-    ])
-    .args(["--listen", "127.0.0.1:0"]);
-    let log = lab.start_watch(&mut cmd);
-    let port: u16 = {
-        let err = log.stderr.lock().unwrap().clone();
-        let at = err
-            .split("on http://127.0.0.1:")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no listen address in {err}"));
-        at.lines().next().unwrap().trim().parse().unwrap()
-    };
+    write_cfg([
+        file_out(&k, "native"),
+        file_out(&a, "native"),
+        hook("hook-old", &hook_old),
+    ]);
+    let log = ends.start_watch(
+        &mut lab,
+        &[
+            "--config".as_ref(),
+            cfg.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+    );
+    let port = listen_port(&log.stderr);
 
     // 450 flows over about 6 s; the reloads land in the middle of the stream.
-    let (sender, server_stop) = udp_stream(&cli, &srv, 79, 450, Duration::from_millis(12));
+    let (sender, server_stop) =
+        udp_stream(&ends.cli, &ends.srv, 79, 450, Duration::from_millis(12));
     std::thread::sleep(Duration::from_millis(3000));
+    write_cfg([
+        file_out(&b, "ecs"),
+        file_out(&k, "native"),
+        hook("hook-new", &hook_new),
+    ]);
     std::fs::write(
-        &cfg,
-        format!(
-            "flush_timeout = 5\n{}{}{}",
-            file_out(&b, "ecs"),
-            file_out(&k, "native"),
-            hook("hook-new", &hook_new)
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        &rules,
+        &ends.rules,
         format!(
             "{}{}",
-            rule("UDP to 9999", "WARNING"),
-            rule("UDP to 9999 reloaded", "CRITICAL")
+            udp_9999_rule("UDP to 9999", "WARNING"),
+            udp_9999_rule("UDP to 9999 reloaded", "CRITICAL")
         ),
     )
     .unwrap();
@@ -1365,8 +1321,8 @@ fn watch_sighup_switches_outputs_without_losing_or_repeating_events() {
     server_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     // The last flows end on an idle tick (1 s UDP timeout, 1 s buckets, 0.5 s lag).
     std::thread::sleep(Duration::from_millis(3000));
-    let metrics = samples(&ns_get(&host, port, "/metrics").unwrap().1);
-    let err = stop_watch(&mut lab, log);
+    let metrics = samples(&ns_get(&ends.host, port, "/metrics").unwrap().1);
+    let err = stop_watch(&mut lab, log, Duration::from_secs(20));
 
     assert!(
         err.contains(&format!(
@@ -1524,42 +1480,22 @@ fn watch_sighup_keeps_flag_outputs() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (mut lab, host, cli, srv, br, inv) = two_end_lab("f", 80, dir.path());
+    let (mut lab, ends) = two_end_lab("f", 80, dir.path());
     let (flows, alerts) = (
         dir.path().join("flows.jsonl"),
         dir.path().join("alerts.jsonl"),
     );
-    let rules = dir.path().join("rules.yaml");
-    std::fs::write(&rules, "- rule: UDP to 9999\n  desc: d\n  condition: evt.type = end and fd.sport = 9999\n  output: 'udp %fd.cip to 9999'\n  priority: WARNING\n").unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        &host,
-        BIN,
-        "watch",
-        "-i",
-        &br,
-        "--no-docker",
-    ])
-    .arg("--containers")
-    .arg(&inv)
-    .arg("--flows")
-    .arg(&flows)
-    .arg("--alerts")
-    .arg(&alerts)
-    .arg("--rules")
-    .arg(&rules)
-    .args([
-        "--timeout",
-        "udp=1",
-        "--dedup-window",
-        "0",
-        "--threads",
-        "2",
-    ]);
-    let log = lab.start_watch(&mut cmd);
-    let (sender, server_stop) = udp_stream(&cli, &srv, 80, 200, Duration::from_millis(10));
+    let log = ends.start_watch(
+        &mut lab,
+        &[
+            "--flows".as_ref(),
+            flows.as_os_str(),
+            "--alerts".as_ref(),
+            alerts.as_os_str(),
+        ],
+    );
+    let (sender, server_stop) =
+        udp_stream(&ends.cli, &ends.srv, 80, 200, Duration::from_millis(10));
     std::thread::sleep(Duration::from_millis(1000));
     signal(log.pid, libc::SIGHUP);
     assert!(
@@ -1570,7 +1506,7 @@ fn watch_sighup_keeps_flag_outputs() {
     let sent = sender.join().unwrap();
     server_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(3000));
-    let err = stop_watch(&mut lab, log);
+    let err = stop_watch(&mut lab, log, Duration::from_secs(20));
     assert!(
         err.contains("outputs reloaded from the output flags: kept ")
             && err.contains("; added none; removed none"),

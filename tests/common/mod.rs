@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod fifo;
 pub mod http;
+pub mod net;
 pub mod pcapgen;
 pub mod rsyslog;
 
