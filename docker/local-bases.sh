@@ -8,7 +8,15 @@
 #   rust:<X.Y>-slim-<release>      that image + gcc/libc6-dev/ca-certificates (what the
 #   rust:<X.Y.Z>-slim-<release>    official rust slim image adds) + THIS host's active
 #                                  Rust toolchain (rustc, cargo, rust-std only), under
-#                                  the official image's RUSTUP_HOME/CARGO_HOME/PATH
+#                                  the official image's RUSTUP_HOME/CARGO_HOME/PATH,
+#                                  + the CA certificates the host added locally
+#
+# The one deliberate difference: certificates under BW_EXTRA_CA_DIR (default
+# /usr/local/share/ca-certificates, where a host puts the CA of a TLS-intercepting
+# egress proxy) go into the Rust image's trust store, because cargo in the builder
+# must reach crates.io the way the host does; without them the first build here
+# failed with "SSL certificate problem: self-signed certificate in certificate chain".
+# The Debian (runtime) image gets none.  BW_EXTRA_CA_DIR= (empty) adds nothing.
 #
 # They are not the official images (those are built by Docker's official-images
 # program from debuerreotype and rustup-init); they are what can be built here, with
@@ -22,11 +30,12 @@
 #
 # Environment: DEBIAN_RELEASE (bookworm), DEBIAN_MIRROR (http://deb.debian.org/debian),
 # BW_ROOTFS (debootstrap into / reuse this directory and keep it; default: a
-# temporary directory removed at the end).  Needs root (debootstrap, chown) and Docker.
+# temporary directory removed at the end), BW_EXTRA_CA_DIR (above).  Needs root (debootstrap, chown) and Docker.
 set -euo pipefail
 
 release="${DEBIAN_RELEASE:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+extra_ca="${BW_EXTRA_CA_DIR-/usr/local/share/ca-certificates}"
 mode="${1:-}"
 case "$mode" in
   "" | --force | --remove) ;;
@@ -107,17 +116,27 @@ fi
 # --- rust:<X.Y>-slim-<release> ---------------------------------------------------
 if [ "$mode" = --force ] || ! have "$rust_tag"; then
   # What the official rust slim image installs on top of debian slim, installed by
-  # the Debian image itself (host network: the default bridge may have no route out).
-  docker run --name "$prep" --network host "$debian_tag" sh -ec '
+  # the Debian image itself (host network: the default bridge may have no route out),
+  # and the host's local CAs (see the top).
+  ca_mount=()
+  if [ -n "$extra_ca" ] && compgen -G "$extra_ca/*.crt" >/dev/null; then
+    ca_mount=(-v "$extra_ca:/bw-extra-ca:ro")
+  fi
+  docker run --name "$prep" --network host "${ca_mount[@]}" "$debian_tag" sh -ec '
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates gcc libc6-dev
-    rm -rf /var/lib/apt/lists/*'
+    rm -rf /var/lib/apt/lists/*
+    if [ -d /bw-extra-ca ]; then
+      cp /bw-extra-ca/*.crt /usr/local/share/ca-certificates/
+      update-ca-certificates
+    fi'
   root="$work/rust"
   mkdir -p "$root"
   docker export "$prep" | tar --numeric-owner -C "$root" -x
   docker rm "$prep" >/dev/null
-  # Mount points docker export leaves behind as empty files.
+  # What docker run leaves behind: its marker and the certificates' mount point.
   rm -f "$root/.dockerenv"
+  rmdir "$root/bw-extra-ca" 2>/dev/null || true
   # The one toolchain, under the official image's paths, minus every component a
   # `--profile minimal` install lacks (docs alone are ~800 MB): each removed the way
   # rustup removes it, from its manifest, so rustup's own records stay consistent.
