@@ -450,7 +450,7 @@ impl CaptureReader {
                 });
             };
             let len = pcapng::rd32(&head, 4, big) as usize;
-            if len < pcapng::SHB_MIN_LEN || len % 4 != 0 || len > pcapng::MAX_BLOCK_LEN {
+            if len < pcapng::SHB_MIN_LEN || !len.is_multiple_of(4) || len > pcapng::MAX_BLOCK_LEN {
                 return Err(CaptureError::BadBlock {
                     path: self.path.clone(),
                     packet: 1,

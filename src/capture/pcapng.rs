@@ -165,7 +165,7 @@ impl Pcapng {
             };
             let btype = rd32(head, 0, big);
             let len = rd32(head, 4, big) as usize;
-            if len < 12 || len % 4 != 0 {
+            if len < 12 || !len.is_multiple_of(4) {
                 return Err(out.bad_block(format!("block type {btype:#x} has length {len}")));
             }
             if len > MAX_BLOCK_LEN {

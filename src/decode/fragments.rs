@@ -116,7 +116,7 @@ impl FragTable {
         if len == 0 {
             return Err(Drop("empty fragment"));
         }
-        if more && len % 8 != 0 {
+        if more && !len.is_multiple_of(8) {
             return Err(Drop("non-final fragment length not a multiple of 8"));
         }
         let end = offset.saturating_add(len);
