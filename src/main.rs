@@ -12,9 +12,7 @@ use bridgewatch::pipeline::dedup::Dedup;
 use bridgewatch::pipeline::fanout::Outputs;
 use bridgewatch::pipeline::worker::BpfFilter;
 use bridgewatch::pipeline::{run_replay, HookFactory, ReplayOptions};
-use bridgewatch::rules::{
-    self, Engine, EngineOptions, Inventory, NameLookup, NoNames, Priority, RuleSet,
-};
+use bridgewatch::rules::{self, Engine, EngineOptions, Inventory, Priority, RuleSet};
 use bridgewatch::{config, signals};
 use clap::{CommandFactory, FromArgMatches};
 use std::hash::BuildHasher;
@@ -267,12 +265,7 @@ fn load_rules(
         None => Inventory::default(),
     };
     let reads_community_id = set.uses_community_id();
-    // DNS responses are parsed only when a rule reads a name.
-    let passive_dns = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
-    let names: Arc<dyn NameLookup> = match &passive_dns {
-        Some(d) => d.clone(),
-        None => Arc::new(NoNames),
-    };
+    let (passive_dns, names) = bridgewatch::passive_dns::for_rules(&set);
     let alert_metrics = live.map(|m| {
         let a = Arc::new(AlertCounters::new(&set));
         m.set_alerts(a.clone());

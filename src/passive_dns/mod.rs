@@ -176,6 +176,17 @@ impl NameLookup for PassiveDns {
     }
 }
 
+/// The passive-DNS table `set` needs (DNS responses are parsed only when a rule reads
+/// a name) and the name lookup its evaluators use: that table, or none.
+pub fn for_rules(set: &crate::rules::RuleSet) -> (Option<Arc<PassiveDns>>, Arc<dyn NameLookup>) {
+    let table = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
+    let names: Arc<dyn NameLookup> = match &table {
+        Some(d) => d.clone(),
+        None => Arc::new(crate::rules::NoNames),
+    };
+    (table, names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

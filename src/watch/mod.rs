@@ -31,8 +31,7 @@ use crate::pipeline::fanout::Outputs;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::pipeline::FlowHook;
 use crate::rules::{
-    Container, Engine, EngineOptions, EngineSlot, Inventory, NameLookup, NoNames, Priority,
-    RuleSet, SharedInventory,
+    Container, Engine, EngineOptions, EngineSlot, Inventory, Priority, RuleSet, SharedInventory,
 };
 use crate::time::{Nanos, NANOS_PER_SEC};
 use anyhow::{bail, Context, Result};
@@ -630,11 +629,7 @@ fn rules_setup(
         }
     }
     let reads_community_id = set.uses_community_id();
-    let passive_dns = set.uses_dns_names().then(|| Arc::new(PassiveDns::new()));
-    let names: Arc<dyn NameLookup> = match &passive_dns {
-        Some(d) => d.clone(),
-        None => Arc::new(NoNames),
-    };
+    let (passive_dns, names) = crate::passive_dns::for_rules(&set);
     let alert_metrics = live.map(|m| {
         let a = Arc::new(AlertCounters::new(&set));
         m.set_alerts(a.clone());
