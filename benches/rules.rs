@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench rules`.  One iteration = one `on_flow_start` call.
 
-use bridgewatch::flow::record::{proto_name, EndReason, FlowRecord};
+use bridgewatch::flow::record::FlowRecord;
 use bridgewatch::rules::{
     Container, Engine, EngineOptions, Inventory, Priority, RuleSet, DEFAULT_RULE_FILES,
 };
@@ -51,31 +51,13 @@ fn flow(i: u32) -> FlowRecord {
         ),
     };
     FlowRecord {
-        ts: 1_700_000_000_000_000_000 + i64::from(i) * 1_000_000,
-        end: 1_700_000_000_000_000_000 + i64::from(i) * 1_000_000,
         uid: "C".into(),
-        proto: proto_name(if sp == 53 { 17 } else { 6 }),
-        proto_num: if sp == 53 { 17 } else { 6 },
-        orig_h: c.parse().unwrap(),
-        orig_p: 40000 + (i % 20000) as u16,
-        resp_h: s.parse().unwrap(),
-        resp_p: sp,
-        orig_pkts: 1,
-        orig_ip_bytes: 60,
-        orig_bytes: 0,
-        resp_pkts: 0,
-        resp_ip_bytes: 0,
-        resp_bytes: 0,
-        conn_state: "S0",
-        history: "S".into(),
-        community_id: "1:x".into(),
-        vlan: None,
-        inner_vlan: None,
-        iface: None,
-        orig_l2_addr: None,
-        resp_l2_addr: None,
-        tunnel: None,
-        end_reason: EndReason::Timeout,
+        ..FlowRecord::attempt(
+            1_700_000_000_000_000_000 + i64::from(i) * 1_000_000,
+            (c.parse().unwrap(), 40000 + (i % 20000) as u16),
+            (s.parse().unwrap(), sp),
+            if sp == 53 { 17 } else { 6 },
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 //! must only ever give errors with positions, never a panic.
 #![no_main]
 
-use bridgewatch::flow::record::{proto_name, EndReason, FlowRecord};
+use bridgewatch::flow::record::FlowRecord;
 use bridgewatch::rules::{Engine, EngineOptions, Inventory, RuleSet, DEFAULT_RULE_FILES};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
@@ -18,18 +18,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(set) = RuleSet::from_sources(&sources) else {
         return;
     };
-    let engine = Engine::new(Arc::new(set), Arc::new(Inventory::default()), EngineOptions::default());
+    let engine = Engine::new(
+        Arc::new(set),
+        Arc::new(Inventory::default()),
+        EngineOptions::default(),
+    );
     let mut ev = engine.evaluator();
     let rec = FlowRecord {
-        ts: 1_700_000_000_000_000_000,
         end: 1_700_000_001_000_000_000,
         uid: "Cfuzz".into(),
-        proto: proto_name(6),
-        proto_num: 6,
-        orig_h: [172, 17, 0, 2].into(),
-        orig_p: 40000,
-        resp_h: [203, 0, 113, 9].into(),
-        resp_p: 443,
         orig_pkts: 3,
         orig_ip_bytes: 180,
         orig_bytes: 20,
@@ -38,14 +35,12 @@ fuzz_target!(|data: &[u8]| {
         resp_bytes: 10,
         conn_state: "SF",
         history: "ShADadFf".into(),
-        community_id: "1:x".into(),
-        vlan: None,
-        inner_vlan: None,
-        iface: None,
-        orig_l2_addr: None,
-        resp_l2_addr: None,
-        tunnel: None,
-        end_reason: EndReason::Timeout,
+        ..FlowRecord::attempt(
+            1_700_000_000_000_000_000,
+            ([172, 17, 0, 2].into(), 40000),
+            ([203, 0, 113, 9].into(), 443),
+            6,
+        )
     };
     let mut alerts = Vec::new();
     ev.on_flow_start(&rec, &mut alerts);

@@ -145,6 +145,47 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// A connection attempt from `orig` to `resp` at `ts`: one packet of 60 IP bytes,
+    /// no answer (`S0`, history `S`), no VLAN, interface, MAC or tunnel.  The one
+    /// hand-built record that tests, benches and fuzz targets start from, setting what
+    /// they vary with `FlowRecord { field: .., ..FlowRecord::attempt(..) }`, so a new
+    /// field is added here once.
+    #[doc(hidden)]
+    pub fn attempt(
+        ts: Nanos,
+        orig: (IpAddr, u16),
+        resp: (IpAddr, u16),
+        proto_num: u8,
+    ) -> FlowRecord {
+        FlowRecord {
+            ts,
+            end: ts,
+            uid: "C0".into(),
+            proto: proto_name(proto_num),
+            proto_num,
+            orig_h: orig.0,
+            orig_p: orig.1,
+            resp_h: resp.0,
+            resp_p: resp.1,
+            orig_pkts: 1,
+            orig_ip_bytes: 60,
+            orig_bytes: 0,
+            resp_pkts: 0,
+            resp_ip_bytes: 0,
+            resp_bytes: 0,
+            conn_state: "S0",
+            history: "S".into(),
+            community_id: "1:x".into(),
+            vlan: None,
+            inner_vlan: None,
+            iface: None,
+            orig_l2_addr: None,
+            resp_l2_addr: None,
+            tunnel: None,
+            end_reason: EndReason::Timeout,
+        }
+    }
+
     /// The flow's tuple in originator → responder direction.
     pub fn tuple(&self) -> crate::flow::key::FlowTuple {
         use crate::flow::key::{addr_from_v4, AddrFamily, FlowTuple};
@@ -483,31 +524,23 @@ mod tests {
 
     fn sample() -> FlowRecord {
         FlowRecord {
-            ts: 1_700_000_000_000_000_000,
             end: 1_700_000_001_500_000_000,
             uid: "Cabc".into(),
-            proto: proto_name(6),
-            proto_num: 6,
-            orig_h: "10.0.0.1".parse().unwrap(),
-            orig_p: 40000,
-            resp_h: "10.0.0.2".parse().unwrap(),
-            resp_p: 80,
             orig_pkts: 3,
             orig_ip_bytes: 164,
             orig_bytes: 10,
             resp_pkts: 2,
             resp_ip_bytes: 112,
-            resp_bytes: 0,
             conn_state: "SF",
             history: "ShADadFf".into(),
             community_id: "1:xyz".into(),
             vlan: Some(42),
-            inner_vlan: None,
-            iface: None,
-            orig_l2_addr: None,
-            resp_l2_addr: None,
-            tunnel: None,
-            end_reason: EndReason::Timeout,
+            ..FlowRecord::attempt(
+                1_700_000_000_000_000_000,
+                ("10.0.0.1".parse().unwrap(), 40000),
+                ("10.0.0.2".parse().unwrap(), 80),
+                6,
+            )
         }
     }
 

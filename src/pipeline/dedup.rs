@@ -188,38 +188,20 @@ impl Dedup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::record::{EndReason, FlowRecord};
+    use crate::flow::record::FlowRecord;
     use crate::rules::Priority;
 
     const S: Nanos = 1_000_000_000;
 
     fn alert(rule: &str, t: Nanos, orig: &str, resp: &str, cont: Option<&str>) -> Alert {
         let flow = FlowRecord {
-            ts: t,
-            end: t,
             uid: "C1".into(),
-            proto: "tcp".into(),
-            proto_num: 6,
-            orig_h: orig.parse().unwrap(),
-            orig_p: 40000,
-            resp_h: resp.parse().unwrap(),
-            resp_p: 443,
-            orig_pkts: 1,
-            orig_ip_bytes: 60,
-            orig_bytes: 0,
-            resp_pkts: 0,
-            resp_ip_bytes: 0,
-            resp_bytes: 0,
-            conn_state: "S0",
-            history: "S".into(),
-            community_id: "1:x".into(),
-            vlan: None,
-            inner_vlan: None,
-            iface: None,
-            orig_l2_addr: None,
-            resp_l2_addr: None,
-            tunnel: None,
-            end_reason: EndReason::Timeout,
+            ..FlowRecord::attempt(
+                t,
+                (orig.parse().unwrap(), 40000),
+                (resp.parse().unwrap(), 443),
+                6,
+            )
         };
         Alert {
             time: t,

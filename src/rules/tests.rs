@@ -2,21 +2,14 @@
 //! miss; views, directions, errors and alert output behave as documented.
 
 use super::*;
-use crate::flow::record::{proto_name, EndReason, FlowRecord};
+use crate::flow::record::FlowRecord;
 
 pub(crate) const T0: i64 = 1_700_000_000_000_000_000;
 
 pub(crate) fn flow(c: &str, cp: u16, s: &str, sp: u16, proto: u8) -> FlowRecord {
     FlowRecord {
-        ts: T0,
         end: T0 + 2_000_000_000,
         uid: "Ctest".into(),
-        proto: proto_name(proto),
-        proto_num: proto,
-        orig_h: c.parse().unwrap(),
-        orig_p: cp,
-        resp_h: s.parse().unwrap(),
-        resp_p: sp,
         orig_pkts: 3,
         orig_ip_bytes: 180,
         orig_bytes: 20,
@@ -26,13 +19,12 @@ pub(crate) fn flow(c: &str, cp: u16, s: &str, sp: u16, proto: u8) -> FlowRecord 
         conn_state: "SF",
         history: "ShADadFf".into(),
         community_id: "1:abc".into(),
-        vlan: None,
-        inner_vlan: None,
-        iface: None,
-        orig_l2_addr: None,
-        resp_l2_addr: None,
-        tunnel: None,
-        end_reason: EndReason::Timeout,
+        ..FlowRecord::attempt(
+            T0,
+            (c.parse().unwrap(), cp),
+            (s.parse().unwrap(), sp),
+            proto,
+        )
     }
 }
 

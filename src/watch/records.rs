@@ -198,35 +198,24 @@ fn write_container(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::record::EndReason;
 
     fn record(orig: &str, resp: &str, ts: i64) -> FlowRecord {
         FlowRecord {
-            ts,
             end: ts + 1_000,
             uid: "Cabc".into(),
-            proto: "tcp".into(),
-            proto_num: 6,
-            orig_h: orig.parse().unwrap(),
-            orig_p: 40000,
-            resp_h: resp.parse().unwrap(),
-            resp_p: 443,
             orig_pkts: 3,
             orig_ip_bytes: 180,
-            orig_bytes: 0,
             resp_pkts: 2,
             resp_ip_bytes: 120,
-            resp_bytes: 0,
             conn_state: "SF",
             history: "ShAFaf".into(),
-            community_id: "1:x".into(),
-            vlan: None,
-            inner_vlan: None,
             iface: Some("br0".into()),
-            orig_l2_addr: None,
-            resp_l2_addr: None,
-            tunnel: None,
-            end_reason: EndReason::Timeout,
+            ..FlowRecord::attempt(
+                ts,
+                (orig.parse().unwrap(), 40000),
+                (resp.parse().unwrap(), 443),
+                6,
+            )
         }
     }
 

@@ -3,7 +3,7 @@
 //! and CEF lines with hostile container names parse back to the original values.
 
 use super::*;
-use crate::flow::record::{proto_name, EndReason, FlowRecord};
+use crate::flow::record::FlowRecord;
 use crate::rules::{Container, Engine, EngineOptions, Inventory, RuleSet};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,15 +13,8 @@ const HOSTILE: &str = "web|x=1 \\ y\nCEF:0|forged|=";
 
 pub(crate) fn record() -> FlowRecord {
     FlowRecord {
-        ts: 1_717_243_200_000_000_000,
         end: 1_717_243_202_500_000_000,
         uid: "CAbc".into(),
-        proto: proto_name(6),
-        proto_num: 6,
-        orig_h: "172.17.0.3".parse().unwrap(),
-        orig_p: 40000,
-        resp_h: "203.0.113.9".parse().unwrap(),
-        resp_p: 443,
         orig_pkts: 5,
         orig_ip_bytes: 400,
         orig_bytes: 100,
@@ -32,12 +25,12 @@ pub(crate) fn record() -> FlowRecord {
         history: "ShADadFf".into(),
         community_id: "1:abc=".into(),
         vlan: Some(7),
-        inner_vlan: None,
-        iface: None,
-        orig_l2_addr: None,
-        resp_l2_addr: None,
-        tunnel: None,
-        end_reason: EndReason::Timeout,
+        ..FlowRecord::attempt(
+            1_717_243_200_000_000_000,
+            ("172.17.0.3".parse().unwrap(), 40000),
+            ("203.0.113.9".parse().unwrap(), 443),
+            6,
+        )
     }
 }
 
