@@ -284,14 +284,7 @@ fn image_replays_like_the_binary_with_the_host_compose_settings() {
     let port = ok(&docker(&["port", &serve_name, "9477/tcp"]), "docker port");
     let addr = port.lines().next().unwrap().trim().to_string();
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    let get = |path: &str| -> Option<String> {
-        let mut s = std::net::TcpStream::connect(&addr).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        (!out.is_empty()).then_some(out)
-    };
+    let get = |path: &str| common::http::get_raw(addr.as_str(), path);
     let end = Instant::now() + Duration::from_secs(30);
     let ready = loop {
         match get("/readyz") {
@@ -572,14 +565,7 @@ fn image_watches_a_docker_network_with_the_host_compose_settings() {
         assert!(Instant::now() < end, "no metrics address in the log: {l}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    let get = |path: &str| -> Option<String> {
-        let mut s = std::net::TcpStream::connect(&addr).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        (!out.is_empty()).then_some(out)
-    };
+    let get = |path: &str| common::http::get_raw(addr.as_str(), path);
     // Ready: every bridge's capture open, the rules loaded, the Docker inventory
     // synced (through the read-only socket, as user 10001 in the socket's group).
     let end = Instant::now() + Duration::from_secs(30);

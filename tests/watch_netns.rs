@@ -804,18 +804,9 @@ fn watch_without_interfaces_captures_the_docker_bridges_only() {
 /// (status, body), or None when nothing answers.
 fn ns_get(ns: &str, port: u16, path: &str) -> Option<(u16, String)> {
     let path = path.to_string();
-    in_ns(ns, move || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").ok()?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).ok()?;
-        let status = out.get(9..12)?.parse().ok()?;
-        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        Some((status, body.to_string()))
-    })
-    .join()
-    .unwrap()
+    in_ns(ns, move || common::http::get(("127.0.0.1", port), &path))
+        .join()
+        .unwrap()
 }
 
 /// `name{labels}` → value, for every sample line of a Prometheus text page.

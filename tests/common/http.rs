@@ -122,3 +122,23 @@ impl Server {
         Server { port, ok, all }
     }
 }
+
+/// `GET path` from `addr` (HTTP/1.1, one request, the server closes): the whole
+/// response, status line and headers included, or None when nothing answers within
+/// 10 s.  For the `--listen` endpoints (`/metrics`, `/healthz`, `/readyz`).
+pub fn get_raw(addr: impl std::net::ToSocketAddrs, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    (!out.is_empty()).then_some(out)
+}
+
+/// [`get_raw`] as (status, body).
+pub fn get(addr: impl std::net::ToSocketAddrs, path: &str) -> Option<(u16, String)> {
+    let out = get_raw(addr, path)?;
+    let status = out.get(9..12)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Some((status, body.to_string()))
+}
