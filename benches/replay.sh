@@ -2,7 +2,8 @@
 # Whole-binary replay benchmark: bridgewatch against tcpdump, side by side, on generated captures.
 #
 # Builds release, generates bench-out/{mixed,small}.pcap with the gencap example if absent, runs
-# each command REPEAT times (default 5) per file, and prints the MEDIAN wall time, Mpps, Gbit/s,
+# each command REPEAT times (default 5) per file (tcpdump; bridgewatch --threads 1 and 2 with the
+# shipped rules; --threads 1 with --no-rules), and prints the MEDIAN wall time, Mpps, Gbit/s,
 # speed relative to tcpdump (tcpdump wall / command wall: >1 means faster than tcpdump) and peak
 # RSS. A command that fails is reported as FAILED with its exit code and the tail of its stderr;
 # the script then exits 1 after printing everything it could measure.
@@ -113,9 +114,12 @@ for f in "${files[@]}"; do
     tcpdump_wall=""
     t1_wall=""
     t2_wall=""
-    for label in tcpdump bw-threads1 bw-threads2; do
+    for label in tcpdump bw-threads1 bw-threads2 bw-t1-norules; do
         case $label in
             tcpdump) cmd=(tcpdump -r "$f" -w /dev/null) ;;
+            # Flow tracking and flow output without the rule engine: what the
+            # replay targets were first set for, before rules were evaluated by default.
+            bw-t1-norules) cmd=("$BW" replay --flows /dev/null --no-rules --threads 1 "$f") ;;
             bw-threads1) cmd=("$BW" replay --flows /dev/null --alerts /dev/null --threads 1 "$f") ;;
             bw-threads2) cmd=("$BW" replay --flows /dev/null --alerts /dev/null --threads 2 "$f") ;;
         esac
@@ -123,13 +127,13 @@ for f in "${files[@]}"; do
         read -r wall rss < <(run_cmd "$label" "${cmd[@]}")
         if [[ "$wall" == FAILED ]]; then
             failed=1
-            rows+=("$(printf '%-24s %-12s %9s %8s %8s %9s %9s' "$(basename "$f")" "$label" "FAILED" "-" "-" "-" "exit=$rss")")
+            rows+=("$(printf '%-24s %-13s %9s %8s %8s %9s %9s' "$(basename "$f")" "$label" "FAILED" "-" "-" "-" "exit=$rss")")
             continue
         fi
         if awk -v w="$wall" -v p="$pkts" -v m="$MAX_MPPS" 'BEGIN { exit !(w == 0 || p / w / 1e6 > m) }'; then
             echo "SUSPECT: $label finished $f in ${wall}s (> $MAX_MPPS Mpps): did it read the file?" >&2
             failed=1
-            rows+=("$(printf '%-24s %-12s %9s %8s %8s %9s %9s' "$(basename "$f")" "$label" "SUSPECT" "-" "-" "-" "${wall}s")")
+            rows+=("$(printf '%-24s %-13s %9s %8s %8s %9s %9s' "$(basename "$f")" "$label" "SUSPECT" "-" "-" "-" "${wall}s")")
             continue
         fi
         case $label in
@@ -140,7 +144,7 @@ for f in "${files[@]}"; do
         rows+=("$(awk -v f="$(basename "$f")" -v l="$label" -v w="$wall" -v p="$pkts" -v b="$bytes" \
             -v t="$tcpdump_wall" -v r="$rss" 'BEGIN {
                 ratio = (t == "" || w == 0) ? "-" : sprintf("%.2f", t / w)
-                printf "%-24s %-12s %9.3f %8.3f %8.3f %9s %9.1f", f, l, w, p / w / 1e6, b * 8 / w / 1e9, ratio, r / 1024
+                printf "%-24s %-13s %9.3f %8.3f %8.3f %9s %9.1f", f, l, w, p / w / 1e6, b * 8 / w / 1e9, ratio, r / 1024
             }')")
     done
     if [[ -n "$t1_wall" && -n "$t2_wall" ]]; then
@@ -152,7 +156,7 @@ done
 
 echo
 echo "median of $REPEAT runs; x_tcpdump = tcpdump wall / command wall (>1 = faster than tcpdump)"
-printf '%-24s %-12s %9s %8s %8s %9s %9s\n' file command wall_s Mpps Gbit/s x_tcpdump rss_MiB
+printf '%-24s %-13s %9s %8s %8s %9s %9s\n' file command wall_s Mpps Gbit/s x_tcpdump rss_MiB
 for r in "${rows[@]}"; do echo "$r"; done
 echo
 for r in "${ratios[@]}"; do echo "$r"; done
