@@ -70,7 +70,9 @@ pub struct DnsStats {
 /// The shared table of names: written by every decoder, read by every evaluator.
 #[derive(Default)]
 pub struct PassiveDns {
-    map: DashMap<IpAddr, Vec<Entry>>,
+    /// Keyed by addresses taken from packets: foldhash with a per-process random seed,
+    /// so a sender cannot choose colliding keys (std's SipHash cost 1% of a replay).
+    map: DashMap<IpAddr, Vec<Entry>, foldhash::fast::RandomState>,
     /// `map.len()`, kept alongside: DashMap's `len` read-locks and sums every shard,
     /// and asking it on each answer was 2% of a replay's time (`perf`, mixed.pcap).
     addrs: AtomicUsize,
