@@ -51,7 +51,7 @@ impl<const N: usize> InlineStr<N> {
         }
         if bytes.len() > N {
             // ASCII is UTF-8: the check above is the whole validation.
-            return std::str::from_utf8(bytes).ok().map(|s| Self::from(s));
+            return std::str::from_utf8(bytes).ok().map(Self::from);
         }
         let mut buf = [0u8; N];
         buf[..bytes.len()].copy_from_slice(bytes);
