@@ -1,10 +1,12 @@
 //! Bidirectional flows: the symmetric key and hash ([`key`]), Community ID
 //! ([`community_id`]), TCP state and history in Zeek's terms ([`tcp`]), the choice of
 //! originator ([`origin`]), the per-worker flow table with packet-time timeouts
-//! ([`table`]) and the records it emits ([`record`]).
+//! ([`table`]) and the records it emits ([`record`], with their in-place strings
+//! [`inline_str`]).
 
 pub mod community_id;
 pub mod index;
+pub mod inline_str;
 pub mod key;
 pub mod origin;
 pub mod record;

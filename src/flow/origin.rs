@@ -154,16 +154,14 @@ impl UdpTracker {
 
     /// Appends Zeek's `history`: `^` when flipped, then `D`/`d` in order of first
     /// packet per side (A always sends first).
-    pub fn write_history(&self, out: &mut String) {
+    pub fn write_history(&self, out: &mut impl Extend<char>) {
         if !self.udp {
             return;
         }
-        if self.orig_b {
-            out.push('^');
-        }
+        out.extend(self.orig_b.then_some('^'));
         for side in [Side::A, Side::B] {
             if self.seen(side) {
-                out.push(if side == self.orig_side() { 'D' } else { 'd' });
+                out.extend([if side == self.orig_side() { 'D' } else { 'd' }]);
             }
         }
     }

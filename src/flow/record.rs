@@ -2,11 +2,18 @@
 //! Zeek's `conn.log` where one exists, so SIEM users recognise them; the JSON form
 //! is one object per line (see the README's schema table).
 
-use crate::time::{rfc3339_micros_bytes, write_rfc3339_micros, Nanos, NANOS_PER_SEC};
+use super::community_id::CommunityId;
+use super::inline_str::InlineStr;
+use crate::time::{rfc3339_micros_bytes, six_digits, write_rfc3339_micros, Nanos, NANOS_PER_SEC};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use std::borrow::Cow;
 use std::net::IpAddr;
+
+/// A flow's uid (`C` + 17 base62 digits, see [`crate::flow::table::flow_uid`]), in place.
+pub type Uid = InlineStr<22>;
+
+/// Zeek's `history` letters, in place: TCP keeps at most 19 letters, UDP 3.
+pub type History = InlineStr<22>;
 
 /// Why a flow's record was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -50,7 +57,7 @@ pub struct TunnelInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub teid: Option<u32>,
     /// Community ID of the outer flow (the flow record it names).
-    pub outer_community_id: String,
+    pub outer_community_id: CommunityId,
     pub outer_orig_h: IpAddr,
     pub outer_resp_h: IpAddr,
 }
@@ -111,9 +118,10 @@ pub struct FlowRecord {
     /// Time of the last packet.
     pub end: Nanos,
     /// Deterministic flow id (`C` + base62), the same on every run and thread count.
-    pub uid: String,
-    /// Transport: `tcp`, `udp`, `icmp`, `icmp6`, `sctp`, or the IP protocol number as text.
-    pub proto: Cow<'static, str>,
+    pub uid: Uid,
+    /// Transport: `tcp`, `udp`, `icmp`, `icmp6`, `sctp`, or the IP protocol number as
+    /// text ([`proto_name`]).
+    pub proto: &'static str,
     pub proto_num: u8,
     pub orig_h: IpAddr,
     pub orig_p: u16,
@@ -126,8 +134,10 @@ pub struct FlowRecord {
     pub resp_ip_bytes: u64,
     pub resp_bytes: u64,
     pub conn_state: &'static str,
-    pub history: String,
-    pub community_id: String,
+    pub history: History,
+    /// Empty in flow-start records of rule sets that never read it (see
+    /// [`crate::flow::table::TableConfig::start_community_id`]).
+    pub community_id: CommunityId,
     /// Outer VLAN id.
     pub vlan: Option<u16>,
     /// Inner VLAN id (QinQ).
@@ -140,7 +150,9 @@ pub struct FlowRecord {
     /// Ethernet source address of the responder's first packet; `None` when the
     /// responder sent nothing or the link type has no MACs.
     pub resp_l2_addr: Option<MacAddr>,
-    pub tunnel: Option<TunnelInfo>,
+    /// Boxed: rare, and three times the size of the rest of the record's optional
+    /// parts; every record is moved several times between table and outputs.
+    pub tunnel: Option<Box<TunnelInfo>>,
     pub end_reason: EndReason,
 }
 
@@ -225,9 +237,15 @@ impl FlowRecord {
     /// time in `perf` (bench: mixed.pcap, 2M packets).  The output is the same JSON
     /// object as the `Serialize` impl (checked by a test), with `duration` in fixed
     /// microseconds.
+    ///
+    /// `uid`, `proto`, `conn_state`, `history` and `community_id` are written without
+    /// an escape scan: the table makes them from fixed alphabets (base62, protocol
+    /// names, Zeek's states and history letters, base64), never from packet bytes.
+    /// The scan of those five was 1,000 of this function's 3,500 instructions a record
+    /// (callgrind, mixed.pcap); a debug assertion keeps hand-built records honest.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        // Each key goes out as one literal with its separators: a call per byte run
-        // was most of this function's cost.
+        // Each key goes out as one literal with its separators (and the quotes of the
+        // values either side): a call per byte run was most of this function's cost.
         out.reserve(640);
         out.extend_from_slice(br#"{"ts":""#);
         out.extend_from_slice(&rfc3339_micros_bytes(self.ts));
@@ -235,11 +253,11 @@ impl FlowRecord {
         out.extend_from_slice(&rfc3339_micros_bytes(self.end));
         out.extend_from_slice(br#"","duration":"#);
         write_duration(out, self.end.saturating_sub(self.ts));
-        out.extend_from_slice(br#","uid":"#);
-        write_json_str(out, &self.uid);
-        out.extend_from_slice(br#","proto":"#);
-        write_json_str(out, &self.proto);
-        out.extend_from_slice(br#","orig_h":""#);
+        out.extend_from_slice(br#","uid":""#);
+        write_plain_inline(out, &self.uid);
+        out.extend_from_slice(br#"","proto":""#);
+        write_plain(out, self.proto);
+        out.extend_from_slice(br#"","orig_h":""#);
         write_ip(out, &self.orig_h);
         out.extend_from_slice(br#"","orig_p":"#);
         write_u64(out, self.orig_p as u64);
@@ -259,13 +277,13 @@ impl FlowRecord {
         write_u64(out, self.resp_ip_bytes);
         out.extend_from_slice(br#","resp_bytes":"#);
         write_u64(out, self.resp_bytes);
-        out.extend_from_slice(br#","conn_state":"#);
-        write_json_str(out, self.conn_state);
-        out.extend_from_slice(br#","history":"#);
-        write_json_str(out, &self.history);
-        out.extend_from_slice(br#","community_id":"#);
-        write_json_str(out, &self.community_id);
-        out.extend_from_slice(br#","vlan":"#);
+        out.extend_from_slice(br#","conn_state":""#);
+        write_plain(out, self.conn_state);
+        out.extend_from_slice(br#"","history":""#);
+        write_plain_inline(out, &self.history);
+        out.extend_from_slice(br#"","community_id":""#);
+        write_plain_inline(out, &self.community_id);
+        out.extend_from_slice(br#"","vlan":"#);
         write_opt_u64(out, self.vlan);
         out.extend_from_slice(br#","inner_vlan":"#);
         write_opt_u64(out, self.inner_vlan);
@@ -289,14 +307,43 @@ impl FlowRecord {
             }
         }
         out.extend_from_slice(match self.end_reason {
-            EndReason::Timeout => br#","end_reason":"timeout"}"#.as_slice(),
-            EndReason::Reused => br#","end_reason":"reused"}"#,
-            EndReason::Evicted => br#","end_reason":"evicted"}"#,
-            EndReason::EndOfInput => br#","end_reason":"end_of_input"}"#,
-            EndReason::ActiveTimeout => br#","end_reason":"active_timeout"}"#,
+            EndReason::Timeout => b",\"end_reason\":\"timeout\"}\n".as_slice(),
+            EndReason::Reused => b",\"end_reason\":\"reused\"}\n",
+            EndReason::Evicted => b",\"end_reason\":\"evicted\"}\n",
+            EndReason::EndOfInput => b",\"end_reason\":\"end_of_input\"}\n",
+            EndReason::ActiveTimeout => b",\"end_reason\":\"active_timeout\"}\n",
         });
-        out.push(b'\n');
     }
+}
+
+/// A string value from one of the record's fixed alphabets, between quotes the
+/// caller writes: nothing in it needs escaping (see [`FlowRecord::write_json_line`]).
+#[inline]
+fn write_plain(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!needs_escape(s.as_bytes()), "{s:?} needs JSON escaping");
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// [`write_plain`] for an in-place string: one fixed-size copy, then trimmed.
+#[inline]
+fn write_plain_inline<const N: usize>(out: &mut Vec<u8>, s: &InlineStr<N>) {
+    match s.padded() {
+        Some((buf, len)) => {
+            debug_assert!(!needs_escape(&buf[..len]), "{s:?} needs JSON escaping");
+            put_padded(out, buf, len);
+        }
+        None => write_plain(out, s),
+    }
+}
+
+/// Appends the first `len` bytes of `buf` by copying all `K` (a constant size: a few
+/// moves, where a variable-length append is a `memcpy` call, 15 per record and 52M
+/// instructions for 235k records, callgrind, mixed.pcap) and trimming the rest.
+#[inline(always)]
+fn put_padded<const K: usize>(out: &mut Vec<u8>, buf: &[u8; K], len: usize) {
+    let at = out.len();
+    out.extend_from_slice(buf);
+    out.truncate(at + len.min(K));
 }
 
 fn write_opt_u64(out: &mut Vec<u8>, v: Option<u16>) {
@@ -306,41 +353,127 @@ fn write_opt_u64(out: &mut Vec<u8>, v: Option<u16>) {
     }
 }
 
+/// `"aa:bb:cc:dd:ee:ff"` (with the quotes) or `null`, in one append: a push per byte
+/// cost 150 instructions a MAC (callgrind, mixed.pcap).
 fn write_opt_mac(out: &mut Vec<u8>, mac: Option<MacAddr>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let Some(MacAddr(b)) = mac else {
         out.extend_from_slice(b"null");
         return;
     };
-    out.push(b'"');
+    let mut s = *b"\"00:00:00:00:00:00\"";
     for (i, byte) in b.iter().enumerate() {
-        if i > 0 {
-            out.push(b':');
-        }
-        out.push(HEX[(byte >> 4) as usize]);
-        out.push(HEX[(byte & 0xf) as usize]);
+        s[1 + 3 * i] = HEX[(byte >> 4) as usize];
+        s[2 + 3 * i] = HEX[(byte & 0xf) as usize];
     }
-    out.push(b'"');
+    out.extend_from_slice(&s);
 }
 
+/// IPv4 dotted quad from a table of octet digits, one append; IPv6 through `fmt`
+/// (RFC 5952's zero compression).  Four `itoa` calls and three pushes were 240
+/// instructions an IPv4 address (callgrind, mixed.pcap).
 fn write_ip(out: &mut Vec<u8>, ip: &IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
-            let o = v4.octets();
-            write_u64(out, o[0] as u64);
-            for b in &o[1..] {
-                out.push(b'.');
-                write_u64(out, *b as u64);
+            // Each octet's digits and a dot, shifted into place in one 16-byte word:
+            // no per-octet bounds checks or appends.
+            let mut acc = 0u128;
+            let mut n = 0;
+            for o in v4.octets() {
+                let (dotted, len) = OCTETS[usize::from(o)];
+                acc |= u128::from(dotted) << (8 * n);
+                n += usize::from(len) + 1;
             }
+            // `n` counts the last octet's dot, which is not written.
+            put_padded(out, &acc.to_le_bytes(), n - 1);
         }
-        IpAddr::V6(v6) => {
-            use std::io::Write;
-            let _ = write!(out, "{v6}");
-        }
+        IpAddr::V6(v6) => write_ipv6(out, v6),
     }
 }
 
-/// Decimal digits of `v` (itoa: two digits per step, no division per digit).
+/// `v6` as std's `Display` writes it (RFC 5952: lowercase hex without leading zeros,
+/// the first longest run of two or more zero groups as `::`, IPv4-mapped addresses
+/// as `::ffff:a.b.c.d`), in one fixed-size append.  Through `fmt` it cost 1,500
+/// instructions an address (callgrind, mixed.pcap: 35M for 23k IPv6 addresses).
+fn write_ipv6(out: &mut Vec<u8>, v6: &std::net::Ipv6Addr) {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        out.extend_from_slice(b"::ffff:");
+        write_ip(out, &IpAddr::V4(v4));
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let seg = v6.segments();
+    // The first longest run of zero groups (std's choice on ties).
+    let (mut best, mut best_len, mut run, mut run_len) = (0, 0, 0, 0);
+    for (i, &g) in seg.iter().enumerate() {
+        if g == 0 {
+            if run_len == 0 {
+                run = i;
+            }
+            run_len += 1;
+            if run_len > best_len {
+                (best, best_len) = (run, run_len);
+            }
+        } else {
+            run_len = 0;
+        }
+    }
+    let mut buf = [0u8; 40];
+    let mut n = 0;
+    let mut i = 0;
+    while i < 8 {
+        if best_len > 1 && i == best {
+            // `::` in place of the run: the group before it wrote one colon already.
+            buf[n] = b':';
+            n += 1;
+            if i == 0 {
+                buf[n] = b':';
+                n += 1;
+            }
+            i += best_len;
+            continue;
+        }
+        let g = seg[i];
+        let digits = (4 - g.leading_zeros() as usize / 4).max(1);
+        for d in (0..digits).rev() {
+            buf[n] = HEX[usize::from((g >> (4 * d)) & 0xf)];
+            n += 1;
+        }
+        if i < 7 {
+            buf[n] = b':';
+            n += 1;
+        }
+        i += 1;
+    }
+    put_padded(out, &buf, n);
+}
+
+/// Each octet's decimal digits followed by a dot, as little-endian bytes of a `u32`,
+/// and how many digits there are.
+static OCTETS: [(u32, u8); 256] = {
+    let mut t = [(0u32, 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, d, u) = (
+            b'0' + (i / 100) as u8,
+            b'0' + (i / 10 % 10) as u8,
+            b'0' + (i % 10) as u8,
+        );
+        t[i] = if i >= 100 {
+            (u32::from_le_bytes([h, d, u, b'.']), 3)
+        } else if i >= 10 {
+            (u32::from_le_bytes([d, u, b'.', 0]), 2)
+        } else {
+            (u32::from_le_bytes([u, b'.', 0, 0]), 1)
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Decimal digits of `v` (itoa: two digits per step, no division per digit).  A
+/// table-driven writer into a fixed buffer ([`put_padded`]) measured worse: 57
+/// instructions a number against itoa's 17 plus a short `memcpy` (callgrind, mixed.pcap).
 pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
@@ -349,15 +482,41 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
 fn write_duration(out: &mut Vec<u8>, ns: Nanos) {
     let ns = ns.max(0) as u64;
     write_u64(out, ns / 1_000_000_000);
-    out.push(b'.');
-    let micros = (ns % 1_000_000_000) / 1_000;
-    let mut digits = [b'0'; 6];
-    let mut m = micros;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (m % 10) as u8;
-        m /= 10;
+    let micros = ((ns % 1_000_000_000) / 1_000) as u32;
+    let d = six_digits(micros);
+    out.extend_from_slice(&[b'.', d[0], d[1], d[2], d[3], d[4], d[5]]);
+}
+
+/// Whether `b` holds a byte JSON output must escape: a control character, `"`, `\`
+/// or DEL.  Eight bytes per step (the bit tricks of "Bit Twiddling Hacks": `hasless`
+/// and `haszero`, exact as a yes/no answer for the whole word); bytes of multi-byte
+/// UTF-8 characters have the top bit set and never match.
+#[inline]
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let special = |w: u64| {
+        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let hits = below_space
+            | has_zero(w ^ (ONES * u64::from(b'"')))
+            | has_zero(w ^ (ONES * u64::from(b'\\')))
+            | has_zero(w ^ (ONES * 0x7f));
+        hits != 0
+    };
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        if special(u64::from_ne_bytes(a)) {
+            return true;
+        }
     }
-    out.extend_from_slice(&digits);
+    let rest = words.remainder();
+    // Pad with a byte that never needs escaping.
+    let mut a = [b'a'; 8];
+    a[..rest.len()].copy_from_slice(rest);
+    special(u64::from_ne_bytes(a))
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped, so a
@@ -365,11 +524,8 @@ fn write_duration(out: &mut Vec<u8>, ns: Nanos) {
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
-    // Nearly every string here (ids, states, addresses) needs no escaping.
-    if !bytes
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
-    {
+    // Nearly every string here (names, labels) needs no escaping.
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -436,17 +592,53 @@ impl Serialize for FlowRecord {
     }
 }
 
-/// The protocol name used in records and rules.
-pub fn proto_name(proto: u8) -> Cow<'static, str> {
+/// The protocol name used in records and rules: a static string for every protocol
+/// number, so no record allocates one.
+pub fn proto_name(proto: u8) -> &'static str {
     match proto {
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmp6".into(),
-        132 => "sctp".into(),
-        n => n.to_string().into(),
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        58 => "icmp6",
+        132 => "sctp",
+        n => {
+            let n = usize::from(n);
+            let (at, len) = match n {
+                0..=9 => (n, 1),
+                10..=99 => (10 + (n - 10) * 2, 2),
+                _ => (190 + (n - 100) * 3, 3),
+            };
+            DECIMALS_0_TO_255.get(at..at + len).unwrap_or("?")
+        }
     }
 }
+
+/// "0", "1", ... "255" back to back, for [`proto_name`].
+const DECIMALS_0_TO_255: &str = {
+    const fn digits() -> [u8; 658] {
+        let mut out = [0u8; 658];
+        let (mut n, mut at) = (0usize, 0usize);
+        while n < 256 {
+            if n >= 100 {
+                out[at] = b'0' + (n / 100) as u8;
+                at += 1;
+            }
+            if n >= 10 {
+                out[at] = b'0' + (n / 10 % 10) as u8;
+                at += 1;
+            }
+            out[at] = b'0' + (n % 10) as u8;
+            at += 1;
+            n += 1;
+        }
+        out
+    }
+    const BYTES: [u8; 658] = digits();
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("decimal digits are ASCII"),
+    }
+};
 
 #[cfg(test)]
 mod tests {
@@ -461,14 +653,14 @@ mod tests {
         r.vlan = None;
         r.inner_vlan = Some(7);
         r.orig_l2_addr = Some(MacAddr([0x02, 0x42, 0xac, 0x12, 0x00, 0x0a]));
-        r.tunnel = Some(TunnelInfo {
+        r.tunnel = Some(Box::new(TunnelInfo {
             kind: "vxlan",
             vni: Some(42),
             teid: None,
             outer_community_id: "1:abc=".into(),
             outer_orig_h: "192.0.2.1".parse().unwrap(),
             outer_resp_h: "192.0.2.2".parse().unwrap(),
-        });
+        }));
         for rec in [sample(), r] {
             let mut fast = Vec::new();
             rec.write_json_line(&mut fast);
@@ -542,6 +734,94 @@ mod tests {
                 6,
             )
         }
+    }
+
+    #[test]
+    fn escape_check_matches_the_byte_rule_at_every_position() {
+        let slow = |b: &[u8]| {
+            b.iter()
+                .any(|&c| c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f)
+        };
+        for len in 0..20 {
+            for at in 0..len {
+                for bad in (0u8..=0x7f).chain([0x80, 0xc3, 0xff]) {
+                    let mut b = vec![b'x'; len];
+                    b[at] = bad;
+                    assert_eq!(needs_escape(&b), slow(&b), "{b:?}");
+                }
+            }
+            assert!(!needs_escape(&vec![b'~'; len]));
+        }
+        assert!(!needs_escape("é€ name".as_bytes()));
+    }
+
+    #[test]
+    fn ipv4_and_protocol_numbers_print_as_std_does() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "192.168.100.9",
+            "1.22.103.4",
+        ] {
+            let mut out = Vec::new();
+            write_ip(&mut out, &ip.parse().unwrap());
+            assert_eq!(out, ip.as_bytes());
+        }
+        for o in 0..=255u8 {
+            for ip in [[o, 0, 1, o], [9, o, o, 99]] {
+                let ip = IpAddr::from(ip);
+                let mut out = b"x".to_vec();
+                write_ip(&mut out, &ip);
+                assert_eq!(out, format!("x{ip}").as_bytes());
+            }
+        }
+        let mut v6 = vec![
+            "::",
+            "::1",
+            "1::",
+            "::ffff:1.2.3.4",
+            "::1.2.3.4",
+            "2001:db8::1",
+            "fe80::1:0:0:1",
+            "1:0:0:1:0:0:0:1",
+            "1:0:0:2:0:0:3:4",
+            "0:0:1:0:0:1:0:0",
+            "1:2:3:4:5:6:7:8",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "1:0:2:0:3:0:4:0",
+            "0:1:2:3:4:5:6:7",
+            "fd00:db8::3",
+            "::ffff:0:0",
+            "64:ff9b::c000:201",
+        ]
+        .into_iter()
+        .map(|s| s.parse::<std::net::Ipv6Addr>().unwrap())
+        .collect::<Vec<_>>();
+        // Every pattern of zero and non-zero groups, with values of every width.
+        for mask in 0..=255u32 {
+            let mut g = [0u16; 8];
+            for (i, x) in g.iter_mut().enumerate() {
+                if mask & (1 << i) != 0 {
+                    *x = [0x1, 0x2f, 0x3a0, 0xbeef][(i + mask as usize) % 4];
+                }
+            }
+            v6.push(std::net::Ipv6Addr::from(g));
+        }
+        for a in v6 {
+            let mut out = Vec::new();
+            write_ip(&mut out, &IpAddr::V6(a));
+            assert_eq!(String::from_utf8(out).unwrap(), a.to_string());
+        }
+        for n in 0..=255u8 {
+            let name = proto_name(n);
+            if !matches!(n, 1 | 6 | 17 | 58 | 132) {
+                assert_eq!(name, n.to_string());
+            }
+        }
+        let mut out = Vec::new();
+        write_duration(&mut out, 61_000_001_999);
+        assert_eq!(out, b"61.000001");
     }
 
     #[test]

@@ -780,8 +780,9 @@ impl TcpTracker {
         false
     }
 
-    /// Appends Zeek's `history` string (upper case = originator).
-    pub fn write_history(&self, out: &mut String) {
+    /// Appends Zeek's `history` string (upper case = originator), to a `String` or
+    /// the record's in-place [`crate::flow::record::History`].
+    pub fn write_history(&self, out: &mut impl Extend<char>) {
         out.extend(self.letters());
     }
 

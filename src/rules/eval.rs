@@ -484,7 +484,7 @@ impl<'a> Ctx<'a> {
     fn str(&self, f: &Field) -> Option<&str> {
         match f {
             Field::EvtType => Some(self.view.evt_type()),
-            Field::L4Proto => Some(&self.rec.proto),
+            Field::L4Proto => Some(self.rec.proto),
             Field::FdName => Some(self.fd_name.get_or_init(|| {
                 let fmt = |ip: IpAddr, p: u16| match ip {
                     IpAddr::V4(a) => format!("{a}:{p}"),

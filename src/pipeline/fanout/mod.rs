@@ -404,9 +404,19 @@ pub struct Fanout {
     /// Per route: lines waiting for its shared writer.
     bufs: Vec<Vec<u8>>,
     hostname: Arc<str>,
-    /// The current event in each format, formatted when first needed.
+    /// The current event in each format, formatted when first needed: in `scratch`
+    /// or in a local output's buffer.
     scratch: Vec<u8>,
-    spans: [Option<(usize, usize)>; 4],
+    spans: [Option<Span>; 4],
+}
+
+/// Where the current event's line in one format is.
+#[derive(Clone, Copy)]
+enum Span {
+    /// `scratch[start..end]`.
+    Scratch(usize, usize),
+    /// `bufs[route][start..end]`.
+    Buf(usize, usize, usize),
 }
 
 impl Clone for Fanout {
@@ -469,46 +479,79 @@ impl Fanout {
         self.routes.is_empty()
     }
 
+    /// Formats the event once per format in use and hands the line to every route
+    /// `take` accepts (`line` gets the hostname: borrowed, where cloning the `Arc`
+    /// for the closure was two atomic operations per record).  The first local output of a format gets the line written
+    /// straight into its buffer; only a second output of that format, or a remote
+    /// one, needs a copy.  Formatting every line into a scratch buffer first and
+    /// copying it out cost a `memcpy` of each record (callgrind, mixed.pcap: 20M of
+    /// `Fanout::flow`'s 52M own instructions for 235k records).
     fn emit(
         &mut self,
         kind: Kind,
         severity: u8,
         time: i64,
         take: impl Fn(&Route) -> bool,
-        mut line: impl FnMut(Format, &mut Vec<u8>),
+        mut line: impl FnMut(Format, &str, &mut Vec<u8>),
     ) {
         self.follow();
         self.scratch.clear();
         self.spans = [None; 4];
-        for (route, buf) in self.routes.iter().zip(self.bufs.iter_mut()) {
+        for (ri, route) in self.routes.iter().enumerate() {
             if !take(route) {
                 continue;
             }
             let i = format_index(route.format);
-            let (s, e) = match self.spans[i] {
-                Some(span) => span,
-                None => {
-                    let s = self.scratch.len();
-                    line(route.format, &mut self.scratch);
-                    let span = (s, self.scratch.len());
-                    self.spans[i] = Some(span);
-                    span
-                }
-            };
-            let text = self.scratch.get(s..e).unwrap_or_default();
+            // A line made in a local buffer is copied to scratch once another output
+            // needs it (and that buffer may be handed to its writer below).
+            if let Some(Span::Buf(j, s, e)) = self.spans[i] {
+                let from = self.scratch.len();
+                let src = self
+                    .bufs
+                    .get(j)
+                    .and_then(|b| b.get(s..e))
+                    .unwrap_or_default();
+                self.scratch.extend_from_slice(src);
+                self.spans[i] = Some(Span::Scratch(from, self.scratch.len()));
+            }
             match &route.target {
-                Target::Local(w) => {
-                    buf.extend_from_slice(text);
-                    if buf.len() >= CHUNK {
-                        w.write_chunk(buf);
+                Target::Local(_) => {
+                    let buf = &mut self.bufs[ri];
+                    match self.spans[i] {
+                        Some(Span::Scratch(s, e)) => {
+                            buf.extend_from_slice(self.scratch.get(s..e).unwrap_or_default())
+                        }
+                        _ => {
+                            let s = buf.len();
+                            line(route.format, &self.hostname, buf);
+                            self.spans[i] = Some(Span::Buf(ri, s, buf.len()));
+                        }
                     }
                 }
-                Target::Remote(h) => h.send(Message {
-                    kind,
-                    severity,
-                    time,
-                    body: text.to_vec(),
-                }),
+                Target::Remote(h) => {
+                    let (s, e) = match self.spans[i] {
+                        Some(Span::Scratch(s, e)) => (s, e),
+                        _ => {
+                            let s = self.scratch.len();
+                            line(route.format, &self.hostname, &mut self.scratch);
+                            self.spans[i] = Some(Span::Scratch(s, self.scratch.len()));
+                            (s, self.scratch.len())
+                        }
+                    };
+                    h.send(Message {
+                        kind,
+                        severity,
+                        time,
+                        body: self.scratch.get(s..e).unwrap_or_default().to_vec(),
+                    })
+                }
+            }
+        }
+        for (route, buf) in self.routes.iter().zip(self.bufs.iter_mut()) {
+            if let Target::Local(w) = &route.target {
+                if buf.len() >= CHUNK {
+                    w.write_chunk(buf);
+                }
             }
         }
     }
@@ -521,19 +564,18 @@ impl Fanout {
             syslog_severity(p),
             a.time,
             |r| r.alerts && p.passes(r.min_priority),
-            |f, out| f.alert_line(a, out),
+            |f, _, out| f.alert_line(a, out),
         );
     }
 
     /// Hands `r` to every output that takes flow records.
     pub fn flow(&mut self, r: &FlowRecord) {
-        let host = self.hostname.clone();
         self.emit(
             Kind::Flow,
             FLOW_SEVERITY,
             r.end,
             |route| route.flows,
-            |f, out| f.flow_line(r, &host, out),
+            |f, host, out| f.flow_line(r, host, out),
         );
     }
 
@@ -547,15 +589,14 @@ impl Fanout {
         ctx: &FlowContext<'_>,
         native: impl Fn(&mut Vec<u8>),
     ) {
-        let host = self.hostname.clone();
         self.emit(
             Kind::Flow,
             FLOW_SEVERITY,
             r.end,
             |route| route.flows,
-            |f, out| match f {
+            |f, host, out| match f {
                 Format::Native => native(out),
-                _ => f.flow_line_with(r, &host, Some(ctx), out),
+                _ => f.flow_line_with(r, host, Some(ctx), out),
             },
         );
     }

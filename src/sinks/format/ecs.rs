@@ -45,7 +45,7 @@ fn endpoints(r: &FlowRecord, doc: &mut Map<String, Value>) {
     doc.insert("source".into(), source);
     doc.insert("destination".into(), destination);
     let mut net = json!({
-        "transport": &*r.proto,
+        "transport": r.proto,
         "iana_number": r.proto_num.to_string(),
         "type": if r.orig_h.is_ipv4() { "ipv4" } else { "ipv6" },
         "community_id": &r.community_id,

@@ -61,7 +61,7 @@ fn direction(d: &str) -> (u8, &'static str) {
 
 fn connection_info(r: &FlowRecord, dir: Option<&str>) -> Value {
     let mut v = json!({
-        "protocol_name": &*r.proto,
+        "protocol_name": r.proto,
         "protocol_num": r.proto_num,
         "protocol_ver_id": if r.orig_h.is_ipv4() { 4 } else { 6 },
         "community_uid": &r.community_id,
