@@ -5,42 +5,31 @@
 //! a longer string, so every record the table builds needs no allocation (a uid is 18
 //! bytes, a Community ID 30, a TCP history at most 19).  It derefs to `&str`, compares
 //! with `&str` and `String`, and serialises as a string, so readers of the record see
-//! a string as before.  Guarantee: the contents are always valid UTF-8 (every
-//! constructor takes a `&str` or checks ASCII).
+//! a string as before.
 
+use arrayvec::ArrayString;
 use serde::{Serialize, Serializer};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
-/// A string of up to `N` bytes stored in place (longer ones on the heap).  `N` must
-/// be below 256.
+/// A string of up to `N` bytes stored in place (longer ones on the heap).  The
+/// in-place form is `arrayvec`'s `ArrayString`, which keeps the UTF-8 invariant.
 #[derive(Clone)]
 pub struct InlineStr<const N: usize>(Repr<N>);
 
 #[derive(Clone)]
 enum Repr<const N: usize> {
-    /// `buf[..len]` is valid UTF-8.
-    Inline {
-        len: u8,
-        buf: [u8; N],
-    },
+    Inline(ArrayString<N>),
     Heap(Box<str>),
 }
 
 impl<const N: usize> InlineStr<N> {
-    const FITS_U8: () = assert!(N < 256, "InlineStr capacity must fit a u8 length");
-
     /// The empty string.
     #[inline]
     pub const fn new() -> Self {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::FITS_U8;
-        InlineStr(Repr::Inline {
-            len: 0,
-            buf: [0; N],
-        })
+        InlineStr(Repr::Inline(ArrayString::new_const()))
     }
 
     /// `bytes` as a string when they are all ASCII (`None` otherwise).
@@ -49,56 +38,25 @@ impl<const N: usize> InlineStr<N> {
         if !bytes.is_ascii() {
             return None;
         }
-        if bytes.len() > N {
-            // ASCII is UTF-8: the check above is the whole validation.
-            return std::str::from_utf8(bytes).ok().map(Self::from);
-        }
-        let mut buf = [0u8; N];
-        buf[..bytes.len()].copy_from_slice(bytes);
-        Some(InlineStr(Repr::Inline {
-            len: bytes.len() as u8,
-            buf,
-        }))
+        // ASCII is UTF-8: this cannot fail after the check above.
+        std::str::from_utf8(bytes).ok().map(Self::from)
     }
 
     #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            Repr::Inline { len, buf } => {
-                let b = buf.get(..usize::from(*len)).unwrap_or_default();
-                // SAFETY: `buf[..len]` is only ever filled from a `&str`, a `char`'s
-                // UTF-8 encoding or bytes checked to be ASCII (the invariant on
-                // `Repr::Inline`), so it is valid UTF-8.  Checking again on every read
-                // was what this type exists to avoid.
-                unsafe { std::str::from_utf8_unchecked(b) }
-            }
+            Repr::Inline(a) => a.as_str(),
             Repr::Heap(s) => s,
-        }
-    }
-
-    /// The in-place buffer (zero past the end) and the length, `None` for a string on
-    /// the heap: a writer can copy the whole fixed-size block, which compiles to a few
-    /// moves instead of a `memcpy` call, and trim it to the length.
-    #[inline]
-    pub fn padded(&self) -> Option<(&[u8; N], usize)> {
-        match &self.0 {
-            Repr::Inline { len, buf } => Some((buf, usize::from(*len))),
-            Repr::Heap(_) => None,
         }
     }
 
     /// Appends `s`, moving to the heap if it no longer fits.
     pub fn push_str(&mut self, s: &str) {
         match &mut self.0 {
-            Repr::Inline { len, buf } => {
-                let at = usize::from(*len);
-                let end = at + s.len();
-                if let Some(dst) = buf.get_mut(at..end) {
-                    dst.copy_from_slice(s.as_bytes());
-                    *len = end as u8;
-                } else {
-                    let mut owned = String::with_capacity(end);
-                    owned.push_str(self.as_str());
+            Repr::Inline(a) => {
+                if a.try_push_str(s).is_err() {
+                    let mut owned = String::with_capacity(a.len() + s.len());
+                    owned.push_str(a);
                     owned.push_str(s);
                     self.0 = Repr::Heap(owned.into_boxed_str());
                 }
@@ -113,11 +71,8 @@ impl<const N: usize> InlineStr<N> {
 
     #[inline]
     pub fn push(&mut self, c: char) {
-        if let Repr::Inline { len, buf } = &mut self.0 {
-            let at = usize::from(*len);
-            if c.is_ascii() && at < N {
-                buf[at] = c as u8;
-                *len += 1;
+        if let Repr::Inline(a) = &mut self.0 {
+            if a.try_push(c).is_ok() {
                 return;
             }
         }
@@ -126,7 +81,7 @@ impl<const N: usize> InlineStr<N> {
 
     /// Whether the string lives in place (tests: the common case never allocates).
     pub fn is_inline(&self) -> bool {
-        matches!(self.0, Repr::Inline { .. })
+        matches!(self.0, Repr::Inline(_))
     }
 }
 
@@ -158,13 +113,10 @@ impl<const N: usize> Borrow<str> for InlineStr<N> {
 
 impl<const N: usize> From<&str> for InlineStr<N> {
     fn from(s: &str) -> Self {
-        let mut out = Self::new();
-        if s.len() <= N {
-            out.push_str(s);
-        } else {
-            out.0 = Repr::Heap(s.into());
+        match ArrayString::from(s) {
+            Ok(a) => InlineStr(Repr::Inline(a)),
+            Err(_) => InlineStr(Repr::Heap(s.into())),
         }
-        out
     }
 }
 

@@ -324,16 +324,10 @@ fn write_plain(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// [`write_plain`] for an in-place string: one fixed-size copy, then trimmed.
+/// [`write_plain`] for an in-place string.
 #[inline]
 fn write_plain_inline<const N: usize>(out: &mut Vec<u8>, s: &InlineStr<N>) {
-    match s.padded() {
-        Some((buf, len)) => {
-            debug_assert!(!needs_escape(&buf[..len]), "{s:?} needs JSON escaping");
-            put_padded(out, buf, len);
-        }
-        None => write_plain(out, s),
-    }
+    write_plain(out, s);
 }
 
 /// Appends the first `len` bytes of `buf` by copying all `K` (a constant size: a few
