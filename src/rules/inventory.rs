@@ -423,6 +423,12 @@ impl Inventory {
     /// (IPv6 neighbour discovery and MLD from `::` or `fe80::`, DHCP from `0.0.0.0`),
     /// which the IP leases never name either, not a connection the container made.
     pub fn attribute(&self, rec: &FlowRecord) -> Ends<'_> {
+        // Every map indexes `containers`: with none, no end can be a container.  A
+        // replay without --containers skips four map lookups per flow view this way
+        // (75M of 4.9G instructions, callgrind, mixed.pcap).
+        if self.containers.is_empty() {
+            return Ends::default();
+        }
         let t = rec.ts;
         let hosts = [rec.orig_h, rec.resp_h];
         let routable = hosts.map(is_routable_unicast);
