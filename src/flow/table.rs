@@ -19,7 +19,7 @@ use super::timeouts::Timeouts;
 use super::timers::TimerWheel;
 use super::Side;
 use crate::capture::IfaceNames;
-use crate::decode::{FlowPacket, TunnelKind, TunnelParent, NO_MAC};
+use crate::decode::{FlowBatch, FlowPacket, TunnelKind, TunnelParent, NO_MAC};
 use crate::time::Nanos;
 use std::sync::Arc;
 
@@ -95,8 +95,8 @@ pub struct FlowTable {
     slab: Vec<Flow>,
     free: Vec<u32>,
     index: FlowIndex,
-    /// Per-batch scratch: each packet's key, direction and hash.
-    keys: Vec<(FlowKey, bool, u64)>,
+    /// Per-batch scratch: each packet's hash, when the batch came without them.
+    hashes: Vec<u64>,
     timers: TimerWheel,
     due: Vec<(u32, u32)>,
     live: usize,
@@ -115,7 +115,7 @@ impl FlowTable {
     pub fn new(config: TableConfig) -> FlowTable {
         FlowTable {
             index: FlowIndex::with_capacity(config.max_flows.min(1 << 16)),
-            keys: Vec::new(),
+            hashes: Vec::new(),
             slab: Vec::with_capacity(config.max_flows.min(1 << 16)),
             config,
             free: Vec::new(),
@@ -232,31 +232,48 @@ impl FlowTable {
         self.due = due;
     }
 
-    /// Accounts one packet.
+    /// Accounts one packet that is not part of a [`FlowBatch`] (tests, benchmarks):
+    /// it has no tunnel parent.
     #[inline]
     pub fn process(&mut self, p: &FlowPacket) {
+        debug_assert!(p.tunnel.is_none(), "a tunnelled packet needs its batch");
         let (key, swapped) = self.key_of(p);
         let hash = key.hash64(self.config.hash_seed);
-        self.process_keyed(p, key, swapped, hash);
+        self.process_keyed(p, None, key, swapped, hash);
     }
 
-    /// Accounts a run of packets in order, calling `after` once after each packet.
+    /// The flow key, direction and hash of `p` in this table: what routing computes
+    /// to pick a packet's shard, and hands on with [`FlowBatch::push_hashed`].  Every
+    /// worker's table has the same seed and keying, so any of them may route.
+    #[inline]
+    pub fn key_hash(&self, p: &FlowPacket) -> (FlowKey, bool, u64) {
+        let (key, swapped) = self.key_of(p);
+        (key, swapped, key.hash64(self.config.hash_seed))
+    }
+
+    /// Accounts a batch of packets in order, calling `after` once after each packet.
     /// Equivalent to [`FlowTable::process`] per packet, but it fetches each packet's
     /// index bucket and flow entry into cache a few packets ahead, so the two cache
     /// misses a large table costs per packet overlap instead of stalling in turn.
-    pub fn process_batch(&mut self, packets: &[FlowPacket], mut after: impl FnMut(&mut FlowTable)) {
+    /// The flow hashes routing put in the batch are used as they are (computing them
+    /// here again was two `hash64` per packet with --threads N); the key is rebuilt,
+    /// which is cheaper than carrying its 48 bytes.
+    pub fn process_batch(&mut self, batch: &FlowBatch, mut after: impl FnMut(&mut FlowTable)) {
         const AHEAD: usize = 8;
-        let mut keys = std::mem::take(&mut self.keys);
-        keys.clear();
-        keys.extend(packets.iter().map(|p| {
-            let (key, swapped) = self.key_of(p);
-            (key, swapped, key.hash64(self.config.hash_seed))
-        }));
-        for (i, p) in packets.iter().enumerate() {
-            if let Some(&(_, _, h)) = keys.get(i + AHEAD) {
+        let mut scratch = std::mem::take(&mut self.hashes);
+        let hashes = match batch.hashes() {
+            Some(h) => h,
+            None => {
+                scratch.clear();
+                scratch.extend(batch.iter().map(|p| self.key_hash(p).2));
+                &scratch[..]
+            }
+        };
+        for (i, (p, &hash)) in batch.iter().zip(hashes).enumerate() {
+            if let Some(&h) = hashes.get(i + AHEAD) {
                 self.index.prefetch(h);
             }
-            if let Some(&(_, _, h)) = keys.get(i + AHEAD / 2) {
+            if let Some(&h) = hashes.get(i + AHEAD / 2) {
                 if let Some(f) = self
                     .index
                     .candidate(h)
@@ -266,11 +283,12 @@ impl FlowTable {
                     prefetch(&f.state);
                 }
             }
-            let (key, swapped, hash) = keys[i];
-            self.process_keyed(p, key, swapped, hash);
+            let (key, swapped) = self.key_of(p);
+            debug_assert_eq!(hash, key.hash64(self.config.hash_seed));
+            self.process_keyed(p, batch.tunnel(p), key, swapped, hash);
             after(self);
         }
-        self.keys = keys;
+        self.hashes = scratch;
     }
 
     #[inline]
@@ -284,7 +302,14 @@ impl FlowTable {
     }
 
     #[inline]
-    fn process_keyed(&mut self, p: &FlowPacket, key: FlowKey, swapped: bool, hash: u64) {
+    fn process_keyed(
+        &mut self,
+        p: &FlowPacket,
+        tunnel: Option<&TunnelParent>,
+        key: FlowKey,
+        swapped: bool,
+        hash: u64,
+    ) {
         self.advance(p.ts);
         let slab = &self.slab;
         let found = self.index.find(hash, |s| {
@@ -300,10 +325,10 @@ impl FlowTable {
                         self.stats.flows_timed_out += 1;
                     }
                     self.end_flow(slot, reason);
-                    self.insert(key, hash, swapped, p)
+                    self.insert(key, hash, swapped, p, tunnel)
                 }
             },
-            None => self.insert(key, hash, swapped, p),
+            None => self.insert(key, hash, swapped, p, tunnel),
         };
         self.update(slot, swapped, p);
     }
@@ -378,7 +403,14 @@ impl FlowTable {
         }
     }
 
-    fn insert(&mut self, key: FlowKey, hash: u64, swapped: bool, p: &FlowPacket) -> u32 {
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        swapped: bool,
+        p: &FlowPacket,
+        tunnel: Option<&TunnelParent>,
+    ) -> u32 {
         if self.live >= self.config.max_flows.max(1) {
             self.evict_one();
         }
@@ -404,7 +436,7 @@ impl FlowTable {
             pkts: [0; 2],
             ip_bytes: [0; 2],
             state,
-            tunnel: p.tunnel.map(Box::new),
+            tunnel: tunnel.map(|t| Box::new(*t)),
             generation: 0,
             armed_expiry: Nanos::MAX,
             iface: p.iface,
