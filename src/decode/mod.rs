@@ -145,7 +145,7 @@ impl FlowPacket {
 /// and sets [`FlowPacket::tunnel`].  The pipeline's sink routes each packet straight
 /// into its shard's [`FlowBatch`], so a flow packet is built in place once.
 pub trait FlowSink {
-    fn push(&mut self, p: FlowPacket, tunnel: Option<TunnelParent>);
+    fn push(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>);
 }
 
 /// Flow packets bound for one flow table, with the tunnel parents of the tunnelled
@@ -189,7 +189,7 @@ impl FlowBatch {
     /// Appends `p` with its flow hash; mixing with [`FlowSink::push`] in one batch
     /// drops the hashes.
     #[inline]
-    pub fn push_hashed(&mut self, p: FlowPacket, tunnel: Option<TunnelParent>, hash: u64) {
+    pub fn push_hashed(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>, hash: u64) {
         self.hashes.push(hash);
         self.push(p, tunnel);
     }
@@ -197,9 +197,9 @@ impl FlowBatch {
 
 impl FlowSink for FlowBatch {
     #[inline]
-    fn push(&mut self, mut p: FlowPacket, tunnel: Option<TunnelParent>) {
+    fn push(&mut self, mut p: FlowPacket, tunnel: Option<&TunnelParent>) {
         p.tunnel = tunnel.and_then(|t| {
-            self.tunnels.push(t);
+            self.tunnels.push(*t);
             u32::try_from(self.tunnels.len())
                 .ok()
                 .and_then(std::num::NonZeroU32::new)
@@ -311,14 +311,14 @@ impl Decoder {
     }
 }
 
-/// Per-layer context carried down into tunnels.
-#[derive(Clone, Copy)]
-struct Ctx {
+/// Per-layer context carried down into tunnels, by reference: by value (with the
+/// tunnel parent inline) it was copied at every layer.
+struct Ctx<'t> {
     ts: Nanos,
     iface: u16,
     vlan: [u16; 2],
     src_mac: [u8; 6],
-    tunnel: Option<TunnelParent>,
+    tunnel: Option<&'t TunnelParent>,
     depth: u8,
 }
 
@@ -362,27 +362,28 @@ impl Decoder {
             tunnel: None,
             depth: 0,
         };
-        self.ip(ctx, lo.l3, lo.data, out)
+        self.ip(&ctx, lo.l3, lo.data, out)
     }
 
     fn ip(
         &mut self,
-        ctx: Ctx,
+        ctx: &Ctx<'_>,
         l3: link::L3,
         data: &[u8],
         out: &mut impl FlowSink,
     ) -> Result<(), DecodeError> {
         let info = ip::parse(l3, data)?;
+        // Ports are the transport layer's to fill in.
+        let mut tuple = FlowTuple {
+            src: info.src,
+            dst: info.dst,
+            sport: 0,
+            dport: 0,
+            proto: info.proto,
+            af: info.af,
+        };
         let Some(f) = info.frag else {
-            return self.emit(
-                ctx,
-                &info,
-                info.proto,
-                info.l4,
-                info.l4_len,
-                info.ip_len,
-                out,
-            );
+            return self.emit(ctx, tuple, info.l4, info.l4_len, info.ip_len, out);
         };
         let key = FragKey {
             af: info.af,
@@ -408,30 +409,25 @@ impl Decoder {
                 (w.proto, w.offset, f.hdr_len.saturating_sub(8) + len)
             }
         };
+        tuple.proto = proto;
         let l4 = whole.get(off as usize..).unwrap_or_default();
-        self.emit(ctx, &info, proto, l4, len.saturating_sub(off), ip_len, out)
+        self.emit(ctx, tuple, l4, len.saturating_sub(off), ip_len, out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The flow packet of `tuple` (ports still 0), then the inner packet of a tunnel.
     fn emit(
         &mut self,
-        ctx: Ctx,
-        info: &ip::IpInfo<'_>,
-        proto: u8,
+        ctx: &Ctx<'_>,
+        mut tuple: FlowTuple,
         l4: &[u8],
         l4_len: u32,
         ip_len: u32,
         out: &mut impl FlowSink,
     ) -> Result<(), DecodeError> {
-        let t = transport::parse(info.af, proto, l4, l4_len)?;
-        let tuple = FlowTuple {
-            src: info.src,
-            dst: info.dst,
-            sport: t.sport,
-            dport: t.dport,
-            proto,
-            af: info.af,
-        };
+        let proto = tuple.proto;
+        let t = transport::parse(tuple.af, proto, l4, l4_len)?;
+        tuple.sport = t.sport;
+        tuple.dport = t.dport;
         out.push(
             FlowPacket {
                 ts: ctx.ts,
@@ -465,24 +461,25 @@ impl Decoder {
         if ctx.depth >= MAX_TUNNEL_DEPTH {
             return Err(DecodeError::BadTunnel("tunnels nested too deep"));
         }
+        let parent = TunnelParent {
+            kind: inner.kind,
+            outer: tuple,
+        };
         let mut ictx = Ctx {
-            tunnel: Some(TunnelParent {
-                kind: inner.kind,
-                outer: tuple,
-            }),
+            tunnel: Some(&parent),
             depth: ctx.depth + 1,
-            ..ctx
+            ..*ctx
         };
         match inner.link {
             tunnel::InnerLink::Ethernet => {
                 let lo = link::ethernet(inner.data)?;
                 ictx.vlan = lo.vlan;
                 ictx.src_mac = link::ethernet_src(inner.data);
-                self.ip(ictx, lo.l3, lo.data, out)
+                self.ip(&ictx, lo.l3, lo.data, out)
             }
             tunnel::InnerLink::Ip(l3) => {
                 ictx.src_mac = NO_MAC;
-                self.ip(ictx, l3, inner.data, out)
+                self.ip(&ictx, l3, inner.data, out)
             }
         }
     }

@@ -76,7 +76,7 @@ struct Router<'a> {
 
 impl FlowSink for Router<'_> {
     #[inline]
-    fn push(&mut self, p: FlowPacket, tunnel: Option<TunnelParent>) {
+    fn push(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>) {
         let (_, _, hash) = self.table.key_hash(&p);
         let shard = if self.shards == 1 {
             0
