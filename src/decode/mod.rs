@@ -148,15 +148,24 @@ pub trait FlowSink {
     fn push(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>);
 }
 
+/// What routing learnt of a flow packet's key: its hash, and whether the packet
+/// runs from the key's `hi` end.  The flow table takes both as they are instead of
+/// deriving them from the tuple a second time (it rebuilds the key itself:
+/// carrying its 48 bytes too cost more than the rebuild saved).
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pub hash: u64,
+    pub swapped: bool,
+}
+
 /// Flow packets bound for one flow table, with the tunnel parents of the tunnelled
-/// ones kept apart, and optionally each packet's flow hash (when routing computed
-/// it, so the table need not compute it again).  Derefs to the packets.
+/// ones kept apart, and optionally each packet's [`Route`] (when routing computed
+/// it).  Derefs to the packets.
 #[derive(Debug, Default)]
 pub struct FlowBatch {
     packets: Vec<FlowPacket>,
-    /// Empty, or one per packet: `FlowKey::hash64` of the packet's key as the table
-    /// keys it.  Filled by [`FlowBatch::push_hashed`] only.
-    hashes: Vec<u64>,
+    /// Empty, or one per packet.  Filled by [`FlowBatch::push_routed`] only.
+    routes: Vec<Route>,
     tunnels: Vec<TunnelParent>,
 }
 
@@ -164,20 +173,20 @@ impl FlowBatch {
     pub fn with_capacity(n: usize) -> FlowBatch {
         FlowBatch {
             packets: Vec::with_capacity(n),
-            hashes: Vec::with_capacity(n),
+            routes: Vec::with_capacity(n),
             tunnels: Vec::new(),
         }
     }
 
     pub fn clear(&mut self) {
         self.packets.clear();
-        self.hashes.clear();
+        self.routes.clear();
         self.tunnels.clear();
     }
 
-    /// The packets' flow hashes, if every packet came with one.
-    pub fn hashes(&self) -> Option<&[u64]> {
-        (self.hashes.len() == self.packets.len()).then_some(&self.hashes[..])
+    /// The packets' routes, if every packet came with one.
+    pub fn routes(&self) -> Option<&[Route]> {
+        (self.routes.len() == self.packets.len()).then_some(&self.routes[..])
     }
 
     /// The tunnel parent of `p`, a packet of this batch.
@@ -186,11 +195,11 @@ impl FlowBatch {
         self.tunnels.get(i as usize)
     }
 
-    /// Appends `p` with its flow hash; mixing with [`FlowSink::push`] in one batch
-    /// drops the hashes.
+    /// Appends `p` with its route; mixing with [`FlowSink::push`] in one batch
+    /// drops the routes.
     #[inline]
-    pub fn push_hashed(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>, hash: u64) {
-        self.hashes.push(hash);
+    pub fn push_routed(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>, route: Route) {
+        self.routes.push(route);
         self.push(p, tunnel);
     }
 }

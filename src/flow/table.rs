@@ -19,7 +19,7 @@ use super::timeouts::Timeouts;
 use super::timers::TimerWheel;
 use super::Side;
 use crate::capture::IfaceNames;
-use crate::decode::{FlowBatch, FlowPacket, TunnelKind, TunnelParent, NO_MAC};
+use crate::decode::{FlowBatch, FlowPacket, Route, TunnelKind, TunnelParent, NO_MAC};
 use crate::time::Nanos;
 use std::sync::Arc;
 
@@ -95,8 +95,8 @@ pub struct FlowTable {
     slab: Vec<Flow>,
     free: Vec<u32>,
     index: FlowIndex,
-    /// Per-batch scratch: each packet's hash, when the batch came without them.
-    hashes: Vec<u64>,
+    /// Per-batch scratch: each packet's route, when the batch came without them.
+    routes: Vec<Route>,
     timers: TimerWheel,
     due: Vec<(u32, u32)>,
     live: usize,
@@ -115,7 +115,7 @@ impl FlowTable {
     pub fn new(config: TableConfig) -> FlowTable {
         FlowTable {
             index: FlowIndex::with_capacity(config.max_flows.min(1 << 16)),
-            hashes: Vec::new(),
+            routes: Vec::new(),
             slab: Vec::with_capacity(config.max_flows.min(1 << 16)),
             config,
             free: Vec::new(),
@@ -237,79 +237,75 @@ impl FlowTable {
     #[inline]
     pub fn process(&mut self, p: &FlowPacket) {
         debug_assert!(p.tunnel.is_none(), "a tunnelled packet needs its batch");
-        let (key, swapped) = self.key_of(p);
-        let hash = key.hash64(self.config.hash_seed);
-        self.process_keyed(p, None, key, swapped, hash);
+        let route = self.route(p);
+        self.process_keyed(p, None, &route);
     }
 
-    /// The flow key, direction and hash of `p` in this table: what routing computes
-    /// to pick a packet's shard, and hands on with [`FlowBatch::push_hashed`].  Every
+    /// The hash and direction of `p`'s flow key in this table: what routing computes
+    /// to pick a packet's shard, and hands on with [`FlowBatch::push_routed`].  Every
     /// worker's table has the same seed and keying, so any of them may route.
+    /// Always inlined: out of line it cost a call and the packet's trip through
+    /// memory per packet in the decoder's sink.
+    #[inline(always)]
+    pub fn route(&self, p: &FlowPacket) -> Route {
+        let (key, swapped) = FlowKey::from_tuple(&p.tuple, p.key_vlan, self.key_ctx(p));
+        Route {
+            hash: key.hash64(self.config.hash_seed),
+            swapped,
+        }
+    }
+
     #[inline]
-    pub fn key_hash(&self, p: &FlowPacket) -> (FlowKey, bool, u64) {
-        let (key, swapped) = self.key_of(p);
-        (key, swapped, key.hash64(self.config.hash_seed))
+    fn key_ctx(&self, p: &FlowPacket) -> u32 {
+        if self.config.key_iface {
+            p.iface as u32
+        } else {
+            0
+        }
     }
 
     /// Accounts a batch of packets in order, calling `after` once after each packet.
     /// Equivalent to [`FlowTable::process`] per packet, but it fetches each packet's
     /// index bucket and flow entry into cache a few packets ahead, so the two cache
     /// misses a large table costs per packet overlap instead of stalling in turn.
-    /// The flow hashes routing put in the batch are used as they are (computing them
-    /// here again was two `hash64` per packet with --threads N); the key is rebuilt,
-    /// which is cheaper than carrying its 48 bytes.
+    /// The routes in the batch are used as they are: with --threads N, routing and
+    /// the table each derived key and hash from the tuple.
     pub fn process_batch(&mut self, batch: &FlowBatch, mut after: impl FnMut(&mut FlowTable)) {
         const AHEAD: usize = 8;
-        let mut scratch = std::mem::take(&mut self.hashes);
-        let hashes = match batch.hashes() {
-            Some(h) => h,
+        let mut scratch = std::mem::take(&mut self.routes);
+        let routes = match batch.routes() {
+            Some(r) => r,
             None => {
                 scratch.clear();
-                scratch.extend(batch.iter().map(|p| self.key_hash(p).2));
+                scratch.extend(batch.iter().map(|p| self.route(p)));
                 &scratch[..]
             }
         };
-        for (i, (p, &hash)) in batch.iter().zip(hashes).enumerate() {
-            if let Some(&h) = hashes.get(i + AHEAD) {
-                self.index.prefetch(h);
+        for (i, (p, route)) in batch.iter().zip(routes).enumerate() {
+            if let Some(r) = routes.get(i + AHEAD) {
+                self.index.prefetch(r.hash);
             }
-            if let Some(&h) = hashes.get(i + AHEAD / 2) {
+            if let Some(r) = routes.get(i + AHEAD / 2) {
                 if let Some(f) = self
                     .index
-                    .candidate(h)
+                    .candidate(r.hash)
                     .and_then(|s| self.slab.get(s as usize))
                 {
                     prefetch(f);
                     prefetch(&f.state);
                 }
             }
-            let (key, swapped) = self.key_of(p);
-            debug_assert_eq!(hash, key.hash64(self.config.hash_seed));
-            self.process_keyed(p, batch.tunnel(p), key, swapped, hash);
+            self.process_keyed(p, batch.tunnel(p), route);
             after(self);
         }
-        self.hashes = scratch;
+        self.routes = scratch;
     }
 
     #[inline]
-    fn key_of(&self, p: &FlowPacket) -> (FlowKey, bool) {
-        let ctx = if self.config.key_iface {
-            p.iface as u32
-        } else {
-            0
-        };
-        FlowKey::from_tuple(&p.tuple, p.key_vlan, ctx)
-    }
-
-    #[inline]
-    fn process_keyed(
-        &mut self,
-        p: &FlowPacket,
-        tunnel: Option<&TunnelParent>,
-        key: FlowKey,
-        swapped: bool,
-        hash: u64,
-    ) {
+    fn process_keyed(&mut self, p: &FlowPacket, tunnel: Option<&TunnelParent>, route: &Route) {
+        let Route { hash, swapped } = *route;
+        let key = FlowKey::oriented(&p.tuple, p.key_vlan, self.key_ctx(p), swapped);
+        debug_assert_eq!(hash, key.hash64(self.config.hash_seed));
         self.advance(p.ts);
         let slab = &self.slab;
         let found = self.index.find(hash, |s| {

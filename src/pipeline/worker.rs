@@ -61,8 +61,8 @@ fn compile(expr: &str, link: LinkType) -> Result<pcap::BpfProgram, String> {
 }
 
 /// The decoder's sink in [`Worker::decode_batch`]: puts each flow packet straight
-/// into its shard's batch, with the hash that chose the shard, which the shard's
-/// table then uses instead of hashing again.  (Decoding into a scratch vector and
+/// into its shard's batch, with the route (key, direction, hash) that chose the
+/// shard, which the shard's table then uses instead of deriving it again.  (Decoding into a scratch vector and
 /// moving each packet on from there was 174M Ir of memcpy, 3% of a 1-thread replay
 /// of mixed.pcap.)
 struct Router<'a> {
@@ -77,14 +77,14 @@ struct Router<'a> {
 impl FlowSink for Router<'_> {
     #[inline]
     fn push(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>) {
-        let (_, _, hash) = self.table.key_hash(&p);
+        let route = self.table.route(&p);
         let shard = if self.shards == 1 {
             0
         } else {
-            (hash % self.shards) as usize
+            (route.hash % self.shards) as usize
         };
         if let Some(o) = self.out.get_mut(shard) {
-            o.push_hashed(p, tunnel, hash);
+            o.push_routed(p, tunnel, route);
         }
         self.pushed += 1;
     }
@@ -156,7 +156,7 @@ impl Worker {
     }
 
     /// Decodes every packet of `batch` into per-shard batches (`out[s]` for shard s),
-    /// each flow packet with its flow hash.  Returns the batch's latest timestamp.
+    /// each flow packet with its route.  Returns the batch's latest timestamp.
     pub fn decode_batch(&mut self, batch: &PacketBatch, out: &mut [FlowBatch]) -> Nanos {
         let mut max_ts = Nanos::MIN;
         let mut router = Router {
