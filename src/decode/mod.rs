@@ -3,7 +3,9 @@
 //! packet's own bytes (zero-copy).  Tunnels (VXLAN, GRE) yield the outer flow packet
 //! and then the inner one, which names its outer tuple.  The output is a compact
 //! [`FlowPacket`] per flow the packet belongs to: everything the flow table needs,
-//! nothing borrowed.
+//! nothing borrowed.  The decoder hands each to a [`FlowSink`] (the pipeline's
+//! routes it straight into its shard's [`FlowBatch`]), so a flow packet is written
+//! once and never moved.
 //!
 //! Guarantee: no input panics.  Every packet that yields no flow packet is either
 //! counted as not-IP (ARP, STP, ...) or returns a [`DecodeError`] whose
@@ -261,24 +263,48 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Every kind's counter label, in [`DecodeError::ordinal`] order.
+    pub const KINDS: [&'static str; 15] = [
+        "not_ip",
+        "unsupported_link_type",
+        "truncated_link",
+        "bad_vlan",
+        "bad_ipv4",
+        "bad_ipv6",
+        "bad_ip_version",
+        "bad_tcp",
+        "bad_udp",
+        "bad_icmp",
+        "bad_sctp",
+        "bad_tunnel",
+        "fragment_held",
+        "fragment_dropped",
+        "empty",
+    ];
+
     /// Stable counter label, e.g. `bad_ipv4`.
     pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.ordinal()]
+    }
+
+    /// This kind's index in [`DecodeError::KINDS`], for counting in an array.
+    pub fn ordinal(&self) -> usize {
         match self {
-            DecodeError::NotIp(_) => "not_ip",
-            DecodeError::UnsupportedLinkType(_) => "unsupported_link_type",
-            DecodeError::TruncatedLink => "truncated_link",
-            DecodeError::BadVlan => "bad_vlan",
-            DecodeError::BadIpv4(_) => "bad_ipv4",
-            DecodeError::BadIpv6(_) => "bad_ipv6",
-            DecodeError::BadIpVersion(_) => "bad_ip_version",
-            DecodeError::BadTcp(_) => "bad_tcp",
-            DecodeError::BadUdp(_) => "bad_udp",
-            DecodeError::BadIcmp(_) => "bad_icmp",
-            DecodeError::BadSctp(_) => "bad_sctp",
-            DecodeError::BadTunnel(_) => "bad_tunnel",
-            DecodeError::FragmentHeld => "fragment_held",
-            DecodeError::FragmentDropped(_) => "fragment_dropped",
-            DecodeError::Empty => "empty",
+            DecodeError::NotIp(_) => 0,
+            DecodeError::UnsupportedLinkType(_) => 1,
+            DecodeError::TruncatedLink => 2,
+            DecodeError::BadVlan => 3,
+            DecodeError::BadIpv4(_) => 4,
+            DecodeError::BadIpv6(_) => 5,
+            DecodeError::BadIpVersion(_) => 6,
+            DecodeError::BadTcp(_) => 7,
+            DecodeError::BadUdp(_) => 8,
+            DecodeError::BadIcmp(_) => 9,
+            DecodeError::BadSctp(_) => 10,
+            DecodeError::BadTunnel(_) => 11,
+            DecodeError::FragmentHeld => 12,
+            DecodeError::FragmentDropped(_) => 13,
+            DecodeError::Empty => 14,
         }
     }
 
@@ -345,9 +371,9 @@ impl Decoder {
         self.frags.lock().unwrap_or_else(|e| e.into_inner()).stats()
     }
 
-    /// Decodes one captured packet, appending one [`FlowPacket`] per flow it belongs
-    /// to (outer first, then inner for tunnels).  On `Err`, whatever was appended
-    /// before the problem (e.g. the outer flow of a tunnel with a broken inner packet)
+    /// Decodes one captured packet, pushing one [`FlowPacket`] per flow it belongs
+    /// to into `out` (outer first, then inner for tunnels).  On `Err`, whatever was
+    /// pushed before the problem (e.g. the outer flow of a tunnel with a broken inner packet)
     /// is valid and should be processed.
     pub fn decode(
         &mut self,
@@ -639,6 +665,11 @@ mod tests {
             "fragment_dropped"
         );
         assert!(DecodeError::NotIp(0).is_benign() && DecodeError::FragmentHeld.is_benign());
+        // `/metrics` lists the same kinds in the same order (plus its catch-all).
+        assert_eq!(
+            crate::metrics::DECODE_KINDS[..DecodeError::KINDS.len()],
+            DecodeError::KINDS
+        );
         assert!(!DecodeError::FragmentDropped("x").is_benign());
     }
 

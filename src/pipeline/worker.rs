@@ -6,7 +6,7 @@
 use super::fanout::Fanout;
 use super::FlowHook;
 use crate::capture::{LinkType, PacketBatch};
-use crate::decode::{Decoder, FlowBatch, FlowPacket, FlowSink, TunnelParent};
+use crate::decode::{DecodeError, Decoder, FlowBatch, FlowPacket, FlowSink, TunnelParent};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::{FlowTable, TableConfig};
 use crate::metrics::StatsSlot;
@@ -165,6 +165,11 @@ impl Worker {
             out,
             pushed: 0,
         };
+        // Counted here and added to `stats` once per batch: a map update per packet
+        // that yields no flow (ARP, held fragments, ...) costs a string-keyed
+        // BTreeMap walk.
+        let mut skipped = [0u64; DecodeError::KINDS.len()];
+        let mut failed = [0u64; DecodeError::KINDS.len()];
         for h in &batch.packets {
             self.stats.packets += 1;
             self.stats.bytes += h.caplen as u64;
@@ -177,17 +182,26 @@ impl Worker {
                 }
             }
             let before = router.pushed;
-            let result = self.decoder.decode(h, data, &mut router);
-            if let Err(e) = result {
-                let map = if e.is_benign() {
-                    &mut self.stats.skipped
+            if let Err(e) = self.decoder.decode(h, data, &mut router) {
+                let counts = if e.is_benign() {
+                    &mut skipped
                 } else {
-                    &mut self.stats.decode_failures
+                    &mut failed
                 };
-                *map.entry(e.kind()).or_default() += 1;
+                if let Some(n) = counts.get_mut(e.ordinal()) {
+                    *n += 1;
+                }
             }
             if router.pushed != before {
                 self.stats.decoded += 1;
+            }
+        }
+        let s = &mut self.stats;
+        for (map, counts) in [(&mut s.skipped, skipped), (&mut s.decode_failures, failed)] {
+            for (kind, n) in DecodeError::KINDS.iter().zip(counts) {
+                if n > 0 {
+                    *map.entry(*kind).or_default() += n;
+                }
             }
         }
         max_ts
