@@ -268,8 +268,9 @@ impl FlowTable {
     /// Equivalent to [`FlowTable::process`] per packet, but it fetches each packet's
     /// index bucket and flow entry into cache a few packets ahead, so the two cache
     /// misses a large table costs per packet overlap instead of stalling in turn.
-    /// The routes in the batch are used as they are: with --threads N, routing and
-    /// the table each derived key and hash from the tuple.
+    /// The routes in the batch (hash and direction, from routing) are used as they
+    /// are; only the key is rebuilt.  Before, with --threads N, routing and the
+    /// table each derived key and hash from the tuple.
     pub fn process_batch(&mut self, batch: &FlowBatch, mut after: impl FnMut(&mut FlowTable)) {
         const AHEAD: usize = 8;
         let mut scratch = std::mem::take(&mut self.routes);
