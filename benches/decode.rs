@@ -2,7 +2,7 @@
 //! frame, an IPv6 TCP frame, a VXLAN-encapsulated frame; Community ID v1 of a flow.
 
 use bridgewatch::capture::{LinkType, PacketHeader};
-use bridgewatch::decode::{DecodeConfig, Decoder, FlowPacket};
+use bridgewatch::decode::{DecodeConfig, Decoder, FlowBatch};
 use bridgewatch::flow::community_id::{community_id_v1_digest, community_id_v1_into};
 use bridgewatch::flow::key::{addr_from_v4, AddrFamily, FlowTuple};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
             number: 1,
         };
         let mut d = Decoder::new(DecodeConfig::default());
-        let mut out: Vec<FlowPacket> = Vec::with_capacity(4);
+        let mut out = FlowBatch::with_capacity(4);
         g.bench_function(*name, |b| {
             b.iter(|| {
                 out.clear();

@@ -23,7 +23,7 @@ const LINKS: [LinkType; 9] = [
     LinkType::Other(147),
 ];
 
-static STATE: Mutex<Option<(Decoder, Vec<bridgewatch::decode::FlowPacket>, i64)>> = Mutex::new(None);
+static STATE: Mutex<Option<(Decoder, bridgewatch::decode::FlowBatch, i64)>> = Mutex::new(None);
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, packet)) = data.split_first() else {
@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
             passive_dns: Some(Arc::new(PassiveDns::new())),
             ..DecodeConfig::default()
         };
-        (Decoder::new(config), Vec::new(), 0)
+        (Decoder::new(config), Default::default(), 0)
     });
     // Packet time moves forward a little per input so fragment timeouts are exercised.
     *ts += 100_000_000;

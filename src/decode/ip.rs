@@ -93,7 +93,7 @@ fn ipv4(data: &[u8]) -> Result<IpInfo<'_>, DecodeError> {
     let l4_len = total - hlen;
     let offset = u32::from(h.fragments_offset().value()) * 8;
     let more = h.more_fragments();
-    let frag = (more || offset != 0).then_some(FragInfo {
+    let frag = (more || offset != 0).then(|| FragInfo {
         id: u32::from(h.identification()),
         offset,
         more,

@@ -127,7 +127,21 @@ pub(crate) fn decode(link: LinkType, data: &[u8]) -> Result<LinkOut<'_>, DecodeE
 pub(crate) fn ethernet(data: &[u8]) -> Result<LinkOut<'_>, DecodeError> {
     let eth = Ethernet2HeaderSlice::from_slice(data).map_err(|_| DecodeError::TruncatedLink)?;
     let rest = data.get(eth.slice().len()..).unwrap_or_default();
-    ethertype(eth.ether_type().0, rest, [NO_VLAN; 2])
+    let vlan = [NO_VLAN; 2];
+    // Untagged IP, nearly every frame, without the call into the tag-walking loop.
+    match eth.ether_type().0 {
+        ET_IPV4 => Ok(LinkOut {
+            l3: L3::V4,
+            data: rest,
+            vlan,
+        }),
+        ET_IPV6 => Ok(LinkOut {
+            l3: L3::V6,
+            data: rest,
+            vlan,
+        }),
+        et => ethertype(et, rest, vlan),
+    }
 }
 
 /// The source address of an Ethernet frame ([`super::NO_MAC`] if too short to hold one).

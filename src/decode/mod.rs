@@ -3,7 +3,9 @@
 //! packet's own bytes (zero-copy).  Tunnels (VXLAN, GRE) yield the outer flow packet
 //! and then the inner one, which names its outer tuple.  The output is a compact
 //! [`FlowPacket`] per flow the packet belongs to: everything the flow table needs,
-//! nothing borrowed.
+//! nothing borrowed.  The decoder hands each to a [`FlowSink`] (the pipeline's
+//! routes it straight into its shard's [`FlowBatch`]), so a flow packet is written
+//! once and never moved.
 //!
 //! Guarantee: no input panics.  Every packet that yields no flow packet is either
 //! counted as not-IP (ARP, STP, ...) or returns a [`DecodeError`] whose
@@ -92,6 +94,12 @@ pub struct TunnelParent {
     pub outer: FlowTuple,
 }
 
+/// Where a tunnelled packet's [`TunnelParent`] sits in its [`FlowBatch`].  The parent
+/// (48 bytes) lives beside the packets rather than in them: inline it made every
+/// [`FlowPacket`] 136 bytes for the few that are tunnelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelRef(std::num::NonZeroU32);
+
 /// Everything the flow table needs from one packet for one flow.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowPacket {
@@ -118,13 +126,104 @@ pub struct FlowPacket {
     /// Ethernet source address of the frame (the inner frame's for a tunnel with
     /// an Ethernet payload); all zero for link types without one.
     pub src_mac: [u8; 6],
-    /// Set on inner packets of a tunnel.
-    pub tunnel: Option<TunnelParent>,
+    /// Set on inner packets of a tunnel: [`FlowBatch::tunnel`] gives the parent.
+    pub tunnel: Option<TunnelRef>,
 }
+
+// Every flow packet is written once by the decoder and read once by the flow table;
+// at 136 bytes (the tunnel parent inline) moving them was 174M of the 5.86G Ir of a
+// 1-thread replay of mixed.pcap (memcpy from the worker's decode loop).  The fields
+// take 83 bytes; keep new ones within the padding.
+const _: () = assert!(std::mem::size_of::<FlowPacket>() <= 88);
 
 impl FlowPacket {
     pub fn is_v6(&self) -> bool {
         self.tuple.af == AddrFamily::V6
+    }
+}
+
+/// Where the decoder puts the flow packets of a captured packet, in order (outer
+/// first).  `tunnel` is the parent of an inner packet of a tunnel; the sink stores it
+/// and sets [`FlowPacket::tunnel`].  The pipeline's sink routes each packet straight
+/// into its shard's [`FlowBatch`], so a flow packet is built in place once.
+pub trait FlowSink {
+    fn push(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>);
+}
+
+/// What routing learnt of a flow packet's key: its hash, and whether the packet
+/// runs from the key's `hi` end.  The flow table takes both as they are instead of
+/// deriving them from the tuple a second time (it rebuilds the key itself:
+/// carrying its 48 bytes too cost more than the rebuild saved).
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pub hash: u64,
+    pub swapped: bool,
+}
+
+/// Flow packets bound for one flow table, with the tunnel parents of the tunnelled
+/// ones kept apart, and optionally each packet's [`Route`] (when routing computed
+/// it).  Derefs to the packets.
+#[derive(Debug, Default)]
+pub struct FlowBatch {
+    packets: Vec<FlowPacket>,
+    /// Empty, or one per packet.  Filled by [`FlowBatch::push_routed`] only.
+    routes: Vec<Route>,
+    tunnels: Vec<TunnelParent>,
+}
+
+impl FlowBatch {
+    pub fn with_capacity(n: usize) -> FlowBatch {
+        FlowBatch {
+            packets: Vec::with_capacity(n),
+            routes: Vec::with_capacity(n),
+            tunnels: Vec::new(),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.packets.clear();
+        self.routes.clear();
+        self.tunnels.clear();
+    }
+
+    /// The packets' routes, if every packet came with one.
+    pub fn routes(&self) -> Option<&[Route]> {
+        (self.routes.len() == self.packets.len()).then_some(&self.routes[..])
+    }
+
+    /// The tunnel parent of `p`, a packet of this batch.
+    pub fn tunnel(&self, p: &FlowPacket) -> Option<&TunnelParent> {
+        let i = p.tunnel?.0.get() - 1;
+        self.tunnels.get(i as usize)
+    }
+
+    /// Appends `p` with its route; mixing with [`FlowSink::push`] in one batch
+    /// drops the routes.
+    #[inline]
+    pub fn push_routed(&mut self, p: FlowPacket, tunnel: Option<&TunnelParent>, route: Route) {
+        self.routes.push(route);
+        self.push(p, tunnel);
+    }
+}
+
+impl FlowSink for FlowBatch {
+    #[inline]
+    fn push(&mut self, mut p: FlowPacket, tunnel: Option<&TunnelParent>) {
+        p.tunnel = tunnel.and_then(|t| {
+            self.tunnels.push(*t);
+            u32::try_from(self.tunnels.len())
+                .ok()
+                .and_then(std::num::NonZeroU32::new)
+                .map(TunnelRef)
+        });
+        self.packets.push(p);
+    }
+}
+
+impl std::ops::Deref for FlowBatch {
+    type Target = [FlowPacket];
+    fn deref(&self) -> &[FlowPacket] {
+        &self.packets
     }
 }
 
@@ -164,24 +263,48 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Every kind's counter label, in [`DecodeError::ordinal`] order.
+    pub const KINDS: [&'static str; 15] = [
+        "not_ip",
+        "unsupported_link_type",
+        "truncated_link",
+        "bad_vlan",
+        "bad_ipv4",
+        "bad_ipv6",
+        "bad_ip_version",
+        "bad_tcp",
+        "bad_udp",
+        "bad_icmp",
+        "bad_sctp",
+        "bad_tunnel",
+        "fragment_held",
+        "fragment_dropped",
+        "empty",
+    ];
+
     /// Stable counter label, e.g. `bad_ipv4`.
     pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.ordinal()]
+    }
+
+    /// This kind's index in [`DecodeError::KINDS`], for counting in an array.
+    pub fn ordinal(&self) -> usize {
         match self {
-            DecodeError::NotIp(_) => "not_ip",
-            DecodeError::UnsupportedLinkType(_) => "unsupported_link_type",
-            DecodeError::TruncatedLink => "truncated_link",
-            DecodeError::BadVlan => "bad_vlan",
-            DecodeError::BadIpv4(_) => "bad_ipv4",
-            DecodeError::BadIpv6(_) => "bad_ipv6",
-            DecodeError::BadIpVersion(_) => "bad_ip_version",
-            DecodeError::BadTcp(_) => "bad_tcp",
-            DecodeError::BadUdp(_) => "bad_udp",
-            DecodeError::BadIcmp(_) => "bad_icmp",
-            DecodeError::BadSctp(_) => "bad_sctp",
-            DecodeError::BadTunnel(_) => "bad_tunnel",
-            DecodeError::FragmentHeld => "fragment_held",
-            DecodeError::FragmentDropped(_) => "fragment_dropped",
-            DecodeError::Empty => "empty",
+            DecodeError::NotIp(_) => 0,
+            DecodeError::UnsupportedLinkType(_) => 1,
+            DecodeError::TruncatedLink => 2,
+            DecodeError::BadVlan => 3,
+            DecodeError::BadIpv4(_) => 4,
+            DecodeError::BadIpv6(_) => 5,
+            DecodeError::BadIpVersion(_) => 6,
+            DecodeError::BadTcp(_) => 7,
+            DecodeError::BadUdp(_) => 8,
+            DecodeError::BadIcmp(_) => 9,
+            DecodeError::BadSctp(_) => 10,
+            DecodeError::BadTunnel(_) => 11,
+            DecodeError::FragmentHeld => 12,
+            DecodeError::FragmentDropped(_) => 13,
+            DecodeError::Empty => 14,
         }
     }
 
@@ -223,14 +346,14 @@ impl Decoder {
     }
 }
 
-/// Per-layer context carried down into tunnels.
-#[derive(Clone, Copy)]
-struct Ctx {
+/// Per-layer context carried down into tunnels, by reference: by value (with the
+/// tunnel parent inline) it was copied at every layer.
+struct Ctx<'t> {
     ts: Nanos,
     iface: u16,
     vlan: [u16; 2],
     src_mac: [u8; 6],
-    tunnel: Option<TunnelParent>,
+    tunnel: Option<&'t TunnelParent>,
     depth: u8,
 }
 
@@ -248,15 +371,15 @@ impl Decoder {
         self.frags.lock().unwrap_or_else(|e| e.into_inner()).stats()
     }
 
-    /// Decodes one captured packet, appending one [`FlowPacket`] per flow it belongs
-    /// to (outer first, then inner for tunnels).  On `Err`, whatever was appended
-    /// before the problem (e.g. the outer flow of a tunnel with a broken inner packet)
+    /// Decodes one captured packet, pushing one [`FlowPacket`] per flow it belongs
+    /// to into `out` (outer first, then inner for tunnels).  On `Err`, whatever was
+    /// pushed before the problem (e.g. the outer flow of a tunnel with a broken inner packet)
     /// is valid and should be processed.
     pub fn decode(
         &mut self,
         hdr: &PacketHeader,
         data: &[u8],
-        out: &mut Vec<FlowPacket>,
+        out: &mut impl FlowSink,
     ) -> Result<(), DecodeError> {
         if data.is_empty() {
             return Err(DecodeError::Empty);
@@ -274,27 +397,28 @@ impl Decoder {
             tunnel: None,
             depth: 0,
         };
-        self.ip(ctx, lo.l3, lo.data, out)
+        self.ip(&ctx, lo.l3, lo.data, out)
     }
 
     fn ip(
         &mut self,
-        ctx: Ctx,
+        ctx: &Ctx<'_>,
         l3: link::L3,
         data: &[u8],
-        out: &mut Vec<FlowPacket>,
+        out: &mut impl FlowSink,
     ) -> Result<(), DecodeError> {
         let info = ip::parse(l3, data)?;
+        // Ports are the transport layer's to fill in.
+        let mut tuple = FlowTuple {
+            src: info.src,
+            dst: info.dst,
+            sport: 0,
+            dport: 0,
+            proto: info.proto,
+            af: info.af,
+        };
         let Some(f) = info.frag else {
-            return self.emit(
-                ctx,
-                &info,
-                info.proto,
-                info.l4,
-                info.l4_len,
-                info.ip_len,
-                out,
-            );
+            return self.emit(ctx, tuple, info.l4, info.l4_len, info.ip_len, out);
         };
         let key = FragKey {
             af: info.af,
@@ -320,49 +444,47 @@ impl Decoder {
                 (w.proto, w.offset, f.hdr_len.saturating_sub(8) + len)
             }
         };
+        tuple.proto = proto;
         let l4 = whole.get(off as usize..).unwrap_or_default();
-        self.emit(ctx, &info, proto, l4, len.saturating_sub(off), ip_len, out)
+        self.emit(ctx, tuple, l4, len.saturating_sub(off), ip_len, out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The flow packet of `tuple` (ports still 0), then the inner packet of a tunnel.
     fn emit(
         &mut self,
-        ctx: Ctx,
-        info: &ip::IpInfo<'_>,
-        proto: u8,
+        ctx: &Ctx<'_>,
+        mut tuple: FlowTuple,
         l4: &[u8],
         l4_len: u32,
         ip_len: u32,
-        out: &mut Vec<FlowPacket>,
+        out: &mut impl FlowSink,
     ) -> Result<(), DecodeError> {
-        let t = transport::parse(info.af, proto, l4, l4_len)?;
-        let tuple = FlowTuple {
-            src: info.src,
-            dst: info.dst,
-            sport: t.sport,
-            dport: t.dport,
-            proto,
-            af: info.af,
-        };
-        out.push(FlowPacket {
-            ts: ctx.ts,
-            tuple,
-            vlan: ctx.vlan,
-            key_vlan: if self.config.vlan_in_key {
-                ctx.vlan
-            } else {
-                [NO_VLAN; 2]
+        let proto = tuple.proto;
+        let t = transport::parse(tuple.af, proto, l4, l4_len)?;
+        tuple.sport = t.sport;
+        tuple.dport = t.dport;
+        out.push(
+            FlowPacket {
+                ts: ctx.ts,
+                tuple,
+                vlan: ctx.vlan,
+                key_vlan: if self.config.vlan_in_key {
+                    ctx.vlan
+                } else {
+                    [NO_VLAN; 2]
+                },
+                iface: ctx.iface,
+                ip_len,
+                payload_len: t.payload_len,
+                tcp_flags: t.tcp_flags,
+                tcp_seq: t.tcp_seq,
+                tcp_ack: t.tcp_ack,
+                tcp_window: t.tcp_window,
+                src_mac: ctx.src_mac,
+                tunnel: None,
             },
-            iface: ctx.iface,
-            ip_len,
-            payload_len: t.payload_len,
-            tcp_flags: t.tcp_flags,
-            tcp_seq: t.tcp_seq,
-            tcp_ack: t.tcp_ack,
-            tcp_window: t.tcp_window,
-            src_mac: ctx.src_mac,
-            tunnel: ctx.tunnel,
-        });
+            ctx.tunnel,
+        );
         if proto == transport::UDP && t.sport == DNS_PORT {
             if let Some(names) = &self.config.passive_dns {
                 names.observe_response(transport::udp_payload(&t, l4), ctx.ts);
@@ -374,24 +496,25 @@ impl Decoder {
         if ctx.depth >= MAX_TUNNEL_DEPTH {
             return Err(DecodeError::BadTunnel("tunnels nested too deep"));
         }
+        let parent = TunnelParent {
+            kind: inner.kind,
+            outer: tuple,
+        };
         let mut ictx = Ctx {
-            tunnel: Some(TunnelParent {
-                kind: inner.kind,
-                outer: tuple,
-            }),
+            tunnel: Some(&parent),
             depth: ctx.depth + 1,
-            ..ctx
+            ..*ctx
         };
         match inner.link {
             tunnel::InnerLink::Ethernet => {
                 let lo = link::ethernet(inner.data)?;
                 ictx.vlan = lo.vlan;
                 ictx.src_mac = link::ethernet_src(inner.data);
-                self.ip(ictx, lo.l3, lo.data, out)
+                self.ip(&ictx, lo.l3, lo.data, out)
             }
             tunnel::InnerLink::Ip(l3) => {
                 ictx.src_mac = NO_MAC;
-                self.ip(ictx, l3, inner.data, out)
+                self.ip(&ictx, l3, inner.data, out)
             }
         }
     }
@@ -446,12 +569,8 @@ mod tests {
         h
     }
 
-    fn run(
-        d: &mut Decoder,
-        link: LinkType,
-        p: &[u8],
-    ) -> (Result<(), DecodeError>, Vec<FlowPacket>) {
-        let mut out = Vec::new();
+    fn run(d: &mut Decoder, link: LinkType, p: &[u8]) -> (Result<(), DecodeError>, FlowBatch) {
+        let mut out = FlowBatch::default();
         let r = d.decode(&hdr(link, 5), p, &mut out);
         (r, out)
     }
@@ -546,6 +665,11 @@ mod tests {
             "fragment_dropped"
         );
         assert!(DecodeError::NotIp(0).is_benign() && DecodeError::FragmentHeld.is_benign());
+        // `/metrics` lists the same kinds in the same order (plus its catch-all).
+        assert_eq!(
+            crate::metrics::DECODE_KINDS[..DecodeError::KINDS.len()],
+            DecodeError::KINDS
+        );
         assert!(!DecodeError::FragmentDropped("x").is_benign());
     }
 
@@ -692,8 +816,8 @@ mod tests {
         let (r, out) = run(&mut d, LinkType::Ethernet, &outer);
         r.unwrap();
         assert_eq!(out.len(), 2);
-        assert_eq!((out[0].tuple.dport, out[0].tunnel), (4789, None));
-        let t = out[1].tunnel.unwrap();
+        assert_eq!((out[0].tuple.dport, out.tunnel(&out[0])), (4789, None));
+        let t = out.tunnel(&out[1]).unwrap();
         assert_eq!(
             (t.kind, t.outer),
             (TunnelKind::Vxlan { vni: 42 }, out[0].tuple)
@@ -724,8 +848,8 @@ mod tests {
         let (r, out) = run(&mut d, LinkType::Ipv4, &outer);
         r.unwrap();
         assert_eq!(out.len(), 3);
-        assert_eq!(out[1].tunnel.unwrap().outer, out[0].tuple);
-        assert_eq!(out[2].tunnel.unwrap().outer, out[1].tuple);
+        assert_eq!(out.tunnel(&out[1]).unwrap().outer, out[0].tuple);
+        assert_eq!(out.tunnel(&out[2]).unwrap().outer, out[1].tuple);
         assert_eq!((out[2].tuple.sport, out[2].tuple.proto), (520, 17));
         // depth cap
         let mut p = innermost.clone();
@@ -787,12 +911,12 @@ mod tests {
         (link, pkts)
     }
 
-    fn decode_file(path: &Path) -> Vec<(Result<(), DecodeError>, Vec<FlowPacket>)> {
+    fn decode_file(path: &Path) -> Vec<(Result<(), DecodeError>, FlowBatch)> {
         let (link, pkts) = read_pcap(path);
         let mut d = Decoder::new(DecodeConfig::default());
         pkts.iter()
             .map(|(ts, p)| {
-                let mut out = Vec::new();
+                let mut out = FlowBatch::default();
                 let r = d.decode(&hdr(link, *ts), p, &mut out);
                 (r, out)
             })
@@ -805,13 +929,12 @@ mod tests {
         let res = decode_file(&dir.join("zeek/tunnels/vxlan.pcap"));
         let inner: Vec<_> = res
             .iter()
-            .flat_map(|(_, o)| o.iter().filter(|f| f.tunnel.is_some()))
+            .flat_map(|(_, o)| o.iter().filter_map(|f| Some((f, *o.tunnel(f)?))))
             .collect();
         // 10 packets: ICMP echo inside VXLAN plus ARP (outer only)
-        assert!(inner.iter().all(|f| f.tuple.proto == 1));
+        assert!(inner.iter().all(|(f, _)| f.tuple.proto == 1));
         assert!(!inner.is_empty());
-        for f in &inner {
-            let t = f.tunnel.unwrap();
+        for (f, t) in &inner {
             assert!(matches!(t.kind, TunnelKind::Vxlan { .. }));
             assert_eq!(t.outer.dport, 4789);
             assert!(matches!((f.tuple.sport, f.tuple.dport), (8, 0) | (0, 8)));
@@ -827,7 +950,7 @@ mod tests {
     fn real_qinq_vlan_ids_and_sll_and_raw() {
         let Some(dir) = shared() else { return };
         let res = decode_file(&dir.join("zeek/q-in-q.pcap"));
-        let ok: Vec<_> = res.iter().flat_map(|(_, o)| o).collect();
+        let ok: Vec<_> = res.iter().flat_map(|(_, o)| o.iter()).collect();
         assert_eq!(ok.len(), 4, "tshark: 4 IPv4 frames");
         // Zeek's vlan-logging baseline names the ids
         let log = std::fs::read_to_string(dir.join("zeek/q-in-q.pcap.zeek-conn.vlan-logging.log"))
@@ -945,11 +1068,9 @@ mod tests {
         m
     }
 
-    fn our_conv(
-        res: &[(Result<(), DecodeError>, Vec<FlowPacket>)],
-    ) -> HashMap<(String, String), u64> {
+    fn our_conv(res: &[(Result<(), DecodeError>, FlowBatch)]) -> HashMap<(String, String), u64> {
         let mut m = HashMap::new();
-        for f in res.iter().flat_map(|(_, o)| o) {
+        for f in res.iter().flat_map(|(_, o)| o.iter()) {
             if f.tuple.proto != 6 && f.tuple.proto != 17 {
                 continue;
             }

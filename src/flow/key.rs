@@ -90,24 +90,28 @@ impl FlowKey {
     #[inline]
     pub fn from_tuple(t: &FlowTuple, vlan: [u16; 2], ctx: u32) -> (FlowKey, bool) {
         let swapped = (t.src, t.sport) > (t.dst, t.dport);
+        (Self::oriented(t, vlan, ctx, swapped), swapped)
+    }
+
+    /// The key of `t` when whether its source is the `hi` end is already known
+    /// (from an earlier [`FlowKey::from_tuple`] of the same tuple).
+    #[inline]
+    pub fn oriented(t: &FlowTuple, vlan: [u16; 2], ctx: u32, swapped: bool) -> FlowKey {
         let (lo_addr, lo_port, hi_addr, hi_port) = if swapped {
             (t.dst, t.dport, t.src, t.sport)
         } else {
             (t.src, t.sport, t.dst, t.dport)
         };
-        (
-            FlowKey {
-                lo_addr,
-                hi_addr,
-                lo_port,
-                hi_port,
-                vlan,
-                ctx,
-                proto: t.proto,
-                af: t.af,
-            },
-            swapped,
-        )
+        FlowKey {
+            lo_addr,
+            hi_addr,
+            lo_port,
+            hi_port,
+            vlan,
+            ctx,
+            proto: t.proto,
+            af: t.af,
+        }
     }
 
     /// A 64-bit hash of the canonical key, mixed with `seed`.  Both directions of a

@@ -19,7 +19,7 @@ use super::timeouts::Timeouts;
 use super::timers::TimerWheel;
 use super::Side;
 use crate::capture::IfaceNames;
-use crate::decode::{FlowPacket, TunnelKind, TunnelParent, NO_MAC};
+use crate::decode::{FlowBatch, FlowPacket, Route, TunnelKind, TunnelParent, NO_MAC};
 use crate::time::Nanos;
 use std::sync::Arc;
 
@@ -95,8 +95,8 @@ pub struct FlowTable {
     slab: Vec<Flow>,
     free: Vec<u32>,
     index: FlowIndex,
-    /// Per-batch scratch: each packet's key, direction and hash.
-    keys: Vec<(FlowKey, bool, u64)>,
+    /// Per-batch scratch: each packet's route, when the batch came without them.
+    routes: Vec<Route>,
     timers: TimerWheel,
     due: Vec<(u32, u32)>,
     live: usize,
@@ -115,7 +115,7 @@ impl FlowTable {
     pub fn new(config: TableConfig) -> FlowTable {
         FlowTable {
             index: FlowIndex::with_capacity(config.max_flows.min(1 << 16)),
-            keys: Vec::new(),
+            routes: Vec::new(),
             slab: Vec::with_capacity(config.max_flows.min(1 << 16)),
             config,
             free: Vec::new(),
@@ -241,59 +241,81 @@ impl FlowTable {
         self.due = due;
     }
 
-    /// Accounts one packet.
+    /// Accounts one packet that is not part of a [`FlowBatch`] (tests, benchmarks):
+    /// it has no tunnel parent.
     #[inline]
     pub fn process(&mut self, p: &FlowPacket) {
-        let (key, swapped) = self.key_of(p);
-        let hash = key.hash64(self.config.hash_seed);
-        self.process_keyed(p, key, swapped, hash);
+        debug_assert!(p.tunnel.is_none(), "a tunnelled packet needs its batch");
+        let route = self.route(p);
+        self.process_keyed(p, None, &route);
     }
 
-    /// Accounts a run of packets in order, calling `after` once after each packet.
+    /// The hash and direction of `p`'s flow key in this table: what routing computes
+    /// to pick a packet's shard, and hands on with [`FlowBatch::push_routed`].  Every
+    /// worker's table has the same seed and keying, so any of them may route.
+    /// Always inlined: out of line it cost a call and the packet's trip through
+    /// memory per packet in the decoder's sink.
+    #[inline(always)]
+    pub fn route(&self, p: &FlowPacket) -> Route {
+        let (key, swapped) = FlowKey::from_tuple(&p.tuple, p.key_vlan, self.key_ctx(p));
+        Route {
+            hash: key.hash64(self.config.hash_seed),
+            swapped,
+        }
+    }
+
+    #[inline]
+    fn key_ctx(&self, p: &FlowPacket) -> u32 {
+        if self.config.key_iface {
+            p.iface as u32
+        } else {
+            0
+        }
+    }
+
+    /// Accounts a batch of packets in order, calling `after` once after each packet.
     /// Equivalent to [`FlowTable::process`] per packet, but it fetches each packet's
     /// index bucket and flow entry into cache a few packets ahead, so the two cache
     /// misses a large table costs per packet overlap instead of stalling in turn.
-    pub fn process_batch(&mut self, packets: &[FlowPacket], mut after: impl FnMut(&mut FlowTable)) {
+    /// The routes in the batch (hash and direction, from routing) are used as they
+    /// are; only the key is rebuilt.  Before, with --threads N, routing and the
+    /// table each derived key and hash from the tuple.
+    pub fn process_batch(&mut self, batch: &FlowBatch, mut after: impl FnMut(&mut FlowTable)) {
         const AHEAD: usize = 8;
-        let mut keys = std::mem::take(&mut self.keys);
-        keys.clear();
-        keys.extend(packets.iter().map(|p| {
-            let (key, swapped) = self.key_of(p);
-            (key, swapped, key.hash64(self.config.hash_seed))
-        }));
-        for (i, p) in packets.iter().enumerate() {
-            if let Some(&(_, _, h)) = keys.get(i + AHEAD) {
-                self.index.prefetch(h);
+        let mut scratch = std::mem::take(&mut self.routes);
+        let routes = match batch.routes() {
+            Some(r) => r,
+            None => {
+                scratch.clear();
+                scratch.extend(batch.iter().map(|p| self.route(p)));
+                &scratch[..]
             }
-            if let Some(&(_, _, h)) = keys.get(i + AHEAD / 2) {
+        };
+        for (i, (p, route)) in batch.iter().zip(routes).enumerate() {
+            if let Some(r) = routes.get(i + AHEAD) {
+                self.index.prefetch(r.hash);
+            }
+            if let Some(r) = routes.get(i + AHEAD / 2) {
                 if let Some(f) = self
                     .index
-                    .candidate(h)
+                    .candidate(r.hash)
                     .and_then(|s| self.slab.get(s as usize))
                 {
                     prefetch(f);
                     prefetch(&f.state);
                 }
             }
-            let (key, swapped, hash) = keys[i];
-            self.process_keyed(p, key, swapped, hash);
+            self.process_keyed(p, batch.tunnel(p), route);
             after(self);
         }
-        self.keys = keys;
+        self.routes = scratch;
     }
 
     #[inline]
-    fn key_of(&self, p: &FlowPacket) -> (FlowKey, bool) {
-        let ctx = if self.config.key_iface {
-            p.iface as u32
-        } else {
-            0
-        };
-        FlowKey::from_tuple(&p.tuple, p.key_vlan, ctx)
-    }
-
-    #[inline]
-    fn process_keyed(&mut self, p: &FlowPacket, key: FlowKey, swapped: bool, hash: u64) {
+    fn process_keyed(&mut self, p: &FlowPacket, tunnel: Option<&TunnelParent>, route: &Route) {
+        let Route { hash, swapped } = *route;
+        let key = FlowKey::oriented(&p.tuple, p.key_vlan, self.key_ctx(p), swapped);
+        debug_assert_eq!(hash, key.hash64(self.config.hash_seed));
         self.advance(p.ts);
         let slab = &self.slab;
         let found = self.index.find(hash, |s| {
@@ -309,10 +331,10 @@ impl FlowTable {
                         self.stats.flows_timed_out += 1;
                     }
                     self.end_flow(slot, reason);
-                    self.insert(key, hash, swapped, p)
+                    self.insert(key, hash, swapped, p, tunnel)
                 }
             },
-            None => self.insert(key, hash, swapped, p),
+            None => self.insert(key, hash, swapped, p, tunnel),
         };
         self.update(slot, swapped, p);
     }
@@ -387,7 +409,14 @@ impl FlowTable {
         }
     }
 
-    fn insert(&mut self, key: FlowKey, hash: u64, swapped: bool, p: &FlowPacket) -> u32 {
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        swapped: bool,
+        p: &FlowPacket,
+        tunnel: Option<&TunnelParent>,
+    ) -> u32 {
         if self.live >= self.config.max_flows.max(1) {
             self.evict_one();
         }
@@ -413,7 +442,7 @@ impl FlowTable {
             pkts: [0; 2],
             ip_bytes: [0; 2],
             state,
-            tunnel: p.tunnel.map(Box::new),
+            tunnel: tunnel.map(|t| Box::new(*t)),
             generation: 0,
             armed_expiry: Nanos::MAX,
             iface: p.iface,

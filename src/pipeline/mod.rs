@@ -16,7 +16,7 @@ pub mod output;
 pub mod worker;
 
 use crate::capture::{CaptureError, IfaceNames, PacketBatch};
-use crate::decode::{DecodeConfig, FlowPacket};
+use crate::decode::{DecodeConfig, FlowBatch};
 use crate::flow::record::FlowRecord;
 use crate::flow::table::TableConfig;
 use crate::metrics::Metrics;
@@ -147,7 +147,7 @@ fn run_inline(
     let mut input = Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone());
     input.metrics = metrics.map(|m| (m.clone(), m.slot()));
     let mut batch = PacketBatch::default();
-    let mut out = vec![Vec::<FlowPacket>::with_capacity(4096)];
+    let mut out = vec![FlowBatch::with_capacity(4096)];
     while input.next_batch(&mut batch) {
         let max_ts = w.decode_batch(&batch, &mut out);
         w.process(&out[0], max_ts);
@@ -242,9 +242,9 @@ fn worker_loop(
     let mut next_own = me as u64;
     let mut input_done = false;
     let mut batch = PacketBatch::default();
-    let mut out: Vec<Vec<FlowPacket>> = (0..n).map(|_| Vec::new()).collect();
+    let mut out: Vec<FlowBatch> = (0..n).map(|_| FlowBatch::default()).collect();
     let mut own: std::collections::VecDeque<(u64, SubBatch)> = Default::default();
-    let mut spare: Vec<Vec<FlowPacket>> = Vec::new();
+    let mut spare: Vec<FlowBatch> = Vec::new();
     loop {
         // Read and decode our own batches up to n steps ahead.
         while !input_done && next_own < k + n as u64 {
@@ -256,7 +256,7 @@ fn worker_loop(
                 *o = if j == me {
                     spare.pop().unwrap_or_default()
                 } else {
-                    Vec::with_capacity(batch.packets.len() / n + 16)
+                    FlowBatch::with_capacity(batch.packets.len() / n + 16)
                 };
             }
             let max_ts = w.decode_batch(&batch, &mut out);

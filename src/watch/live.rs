@@ -11,7 +11,7 @@
 //! and an interface that vanishes ends its thread with the reason recorded.
 
 use crate::capture::{put, LinkType, PacketBatch, PacketHeader};
-use crate::decode::FlowPacket;
+use crate::decode::FlowBatch;
 use crate::pipeline::worker::{SubBatch, Worker};
 use crate::time::{Nanos, NANOS_PER_SEC};
 use crossbeam_channel::Sender;
@@ -170,7 +170,7 @@ pub fn run_capture(
     stop: Arc<AtomicBool>,
 ) -> Worker {
     let mut batch = PacketBatch::default();
-    let mut out: Vec<Vec<FlowPacket>> = shards.iter().map(|_| Vec::new()).collect();
+    let mut out: Vec<FlowBatch> = shards.iter().map(|_| FlowBatch::default()).collect();
     let mut last = LastStat::default();
     let mut last_stats = Instant::now();
     let mut batch_started = Instant::now();
@@ -237,7 +237,7 @@ pub fn run_capture(
 fn dispatch(
     decoder: &mut Worker,
     batch: &mut PacketBatch,
-    out: &mut [Vec<FlowPacket>],
+    out: &mut [FlowBatch],
     shards: &[Sender<SubBatch>],
 ) -> bool {
     if batch.packets.is_empty() {

@@ -21,7 +21,7 @@ pub mod live;
 pub mod records;
 mod reload;
 
-use crate::decode::DecodeConfig;
+use crate::decode::{DecodeConfig, FlowBatch};
 use crate::flow::table::TableConfig;
 use crate::flow::timeouts::Timeouts;
 use crate::metrics::{AlertCounters, Metrics, Ready};
@@ -558,7 +558,7 @@ fn flow_worker(mut w: Worker, rx: Receiver<SubBatch>, active: Option<Nanos>) -> 
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             let now = wall_now();
-            w.process(&[], now - TICK_LAG);
+            w.process(&FlowBatch::default(), now - TICK_LAG);
             if let Some(active) = active {
                 if now - last_sweep >= active {
                     interim += w.emit_interim(now - active, last_sweep);
