@@ -206,6 +206,12 @@ impl FlowTable {
             return;
         }
         self.now = t;
+        // Nothing can come due before the wheel's next second: most packets stop here
+        // (the drain's division and bookkeeping on every packet were ~70 instructions
+        // a packet, callgrind, mixed.pcap).
+        if t < self.timers.next_tick() {
+            return;
+        }
         let mut due = std::mem::take(&mut self.due);
         self.timers.drain_due(t, &mut due);
         // Flows come due in creation order but sit anywhere in memory: fetch the

@@ -73,6 +73,18 @@ impl TimerWheel {
     }
 
     /// Takes the entry filed earliest (for eviction; first in, first out within a second).
+    /// The earliest packet time at which [`TimerWheel::drain_due`] can return
+    /// anything: the start of the second after the current one (`Nanos::MIN` before
+    /// the first call, which sets the clock).  Callers skip the drain below it.
+    #[inline]
+    pub fn next_tick(&self) -> Nanos {
+        if self.started {
+            self.cur.saturating_add(1).saturating_mul(NANOS_PER_SEC)
+        } else {
+            Nanos::MIN
+        }
+    }
+
     pub fn pop_earliest(&mut self) -> Option<(u32, u32)> {
         for i in 0..SPAN as i64 {
             if let Some(e) = self.buckets[Self::bucket(self.cur + i)].pop_front() {
