@@ -293,7 +293,8 @@ mod tests {
         let mut d = [0u8; 20];
         for round in 0..300u32 {
             for (i, b) in d.iter_mut().enumerate() {
-                *b = (round.wrapping_mul(2_654_435_761) >> (i % 24)) as u8 ^ (i as u8 * 37);
+                *b = (round.wrapping_mul(2_654_435_761) >> (i % 24)) as u8
+                    ^ (i as u8).wrapping_mul(37);
             }
             if round == 0 {
                 d = [0xff; 20];
