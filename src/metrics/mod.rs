@@ -13,6 +13,7 @@
 pub mod render;
 pub mod server;
 
+use crate::decode::DecodeError;
 use crate::flow::table::TableStats;
 use crate::rules::{Priority, RuleSet};
 use crate::sinks::delivery::Counters;
@@ -23,26 +24,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Decode outcome kinds (`DecodeError::kind`), in a fixed order so a slot can keep
-/// one atomic per kind; a kind missing here is counted as `other`.
-pub const DECODE_KINDS: [&str; 16] = [
-    "not_ip",
-    "unsupported_link_type",
-    "truncated_link",
-    "bad_vlan",
-    "bad_ipv4",
-    "bad_ipv6",
-    "bad_ip_version",
-    "bad_tcp",
-    "bad_udp",
-    "bad_icmp",
-    "bad_sctp",
-    "bad_tunnel",
-    "fragment_held",
-    "fragment_dropped",
-    "empty",
-    "other",
-];
+/// Decode outcome kinds: [`DecodeError::KINDS`] in its order, so a slot can keep one
+/// atomic per kind, then `other` for a kind missing there.
+pub const DECODE_KINDS: [&str; DecodeError::KINDS.len() + 1] = {
+    let mut out = ["other"; DecodeError::KINDS.len() + 1];
+    let mut i = 0;
+    while i < DecodeError::KINDS.len() {
+        out[i] = DecodeError::KINDS[i];
+        i += 1;
+    }
+    out
+};
 
 fn kind_index(kind: &str) -> usize {
     DECODE_KINDS
