@@ -448,22 +448,32 @@ static OCTETS: [(u32, u8); 256] = {
     let mut t = [(0u32, 0u8); 256];
     let mut i = 0;
     while i < 256 {
-        let (h, d, u) = (
-            b'0' + (i / 100) as u8,
-            b'0' + (i / 10 % 10) as u8,
-            b'0' + (i % 10) as u8,
-        );
-        t[i] = if i >= 100 {
-            (u32::from_le_bytes([h, d, u, b'.']), 3)
-        } else if i >= 10 {
-            (u32::from_le_bytes([d, u, b'.', 0]), 2)
-        } else {
-            (u32::from_le_bytes([u, b'.', 0, 0]), 1)
-        };
+        let (d, len) = decimal(i as u8);
+        let mut word = [0u8; 4];
+        let mut j = 0;
+        while j < len {
+            word[j] = d[j];
+            j += 1;
+        }
+        word[len] = b'.';
+        t[i] = (u32::from_le_bytes(word), len as u8);
         i += 1;
     }
     t
 };
+
+/// The decimal digits of `n` (first `len` bytes of the array): the one digit
+/// generator behind [`OCTETS`] and [`DECIMALS_0_TO_255`].
+const fn decimal(n: u8) -> ([u8; 3], usize) {
+    let (h, d, u) = (b'0' + n / 100, b'0' + n / 10 % 10, b'0' + n % 10);
+    if n >= 100 {
+        ([h, d, u], 3)
+    } else if n >= 10 {
+        ([d, u, 0], 2)
+    } else {
+        ([u, 0, 0], 1)
+    }
+}
 
 /// Decimal digits of `v` (itoa: two digits per step, no division per digit).  A
 /// table-driven writer into a fixed buffer ([`put_padded`]) measured worse: 57
@@ -613,16 +623,13 @@ const DECIMALS_0_TO_255: &str = {
         let mut out = [0u8; 658];
         let (mut n, mut at) = (0usize, 0usize);
         while n < 256 {
-            if n >= 100 {
-                out[at] = b'0' + (n / 100) as u8;
+            let (d, len) = decimal(n as u8);
+            let mut j = 0;
+            while j < len {
+                out[at] = d[j];
                 at += 1;
+                j += 1;
             }
-            if n >= 10 {
-                out[at] = b'0' + (n / 10 % 10) as u8;
-                at += 1;
-            }
-            out[at] = b'0' + (n % 10) as u8;
-            at += 1;
             n += 1;
         }
         out
