@@ -404,19 +404,9 @@ pub struct Fanout {
     /// Per route: lines waiting for its shared writer.
     bufs: Vec<Vec<u8>>,
     hostname: Arc<str>,
-    /// The current event in each format, formatted when first needed: in `scratch`
-    /// or in a local output's buffer.
+    /// The current event in each format, formatted when first needed.
     scratch: Vec<u8>,
-    spans: [Option<Span>; 4],
-}
-
-/// Where the current event's line in one format is.
-#[derive(Clone, Copy)]
-enum Span {
-    /// `scratch[start..end]`.
-    Scratch(usize, usize),
-    /// `bufs[route][start..end]`.
-    Buf(usize, usize, usize),
+    spans: [Option<(usize, usize)>; 4],
 }
 
 impl Clone for Fanout {
@@ -479,13 +469,9 @@ impl Fanout {
         self.routes.is_empty()
     }
 
-    /// Formats the event once per format in use and hands the line to every route
-    /// `take` accepts (`line` gets the hostname: borrowed, where cloning the `Arc`
-    /// for the closure was two atomic operations per record).  The first local output of a format gets the line written
-    /// straight into its buffer; only a second output of that format, or a remote
-    /// one, needs a copy.  Formatting every line into a scratch buffer first and
-    /// copying it out cost a `memcpy` of each record (callgrind, mixed.pcap: 20M of
-    /// `Fanout::flow`'s 52M own instructions for 235k records).
+    /// Formats the event once per format in use (into `scratch`) and hands the line to
+    /// every route `take` accepts.  `line` gets the hostname borrowed: cloning the
+    /// `Arc` for the closure was two atomic operations per record.
     fn emit(
         &mut self,
         kind: Kind,
@@ -497,61 +483,35 @@ impl Fanout {
         self.follow();
         self.scratch.clear();
         self.spans = [None; 4];
-        for (ri, route) in self.routes.iter().enumerate() {
+        for (route, buf) in self.routes.iter().zip(self.bufs.iter_mut()) {
             if !take(route) {
                 continue;
             }
             let i = format_index(route.format);
-            // A line made in a local buffer is copied to scratch once another output
-            // needs it (and that buffer may be handed to its writer below).
-            if let Some(Span::Buf(j, s, e)) = self.spans[i] {
-                let from = self.scratch.len();
-                let src = self
-                    .bufs
-                    .get(j)
-                    .and_then(|b| b.get(s..e))
-                    .unwrap_or_default();
-                self.scratch.extend_from_slice(src);
-                self.spans[i] = Some(Span::Scratch(from, self.scratch.len()));
-            }
+            let (s, e) = match self.spans[i] {
+                Some(span) => span,
+                None => {
+                    let s = self.scratch.len();
+                    line(route.format, &self.hostname, &mut self.scratch);
+                    let span = (s, self.scratch.len());
+                    self.spans[i] = Some(span);
+                    span
+                }
+            };
+            let text = self.scratch.get(s..e).unwrap_or_default();
             match &route.target {
-                Target::Local(_) => {
-                    let buf = &mut self.bufs[ri];
-                    match self.spans[i] {
-                        Some(Span::Scratch(s, e)) => {
-                            buf.extend_from_slice(self.scratch.get(s..e).unwrap_or_default())
-                        }
-                        _ => {
-                            let s = buf.len();
-                            line(route.format, &self.hostname, buf);
-                            self.spans[i] = Some(Span::Buf(ri, s, buf.len()));
-                        }
+                Target::Local(w) => {
+                    buf.extend_from_slice(text);
+                    if buf.len() >= CHUNK {
+                        w.write_chunk(buf);
                     }
                 }
-                Target::Remote(h) => {
-                    let (s, e) = match self.spans[i] {
-                        Some(Span::Scratch(s, e)) => (s, e),
-                        _ => {
-                            let s = self.scratch.len();
-                            line(route.format, &self.hostname, &mut self.scratch);
-                            self.spans[i] = Some(Span::Scratch(s, self.scratch.len()));
-                            (s, self.scratch.len())
-                        }
-                    };
-                    h.send(Message {
-                        kind,
-                        severity,
-                        time,
-                        body: self.scratch.get(s..e).unwrap_or_default().to_vec(),
-                    })
-                }
-            }
-        }
-        for (route, buf) in self.routes.iter().zip(self.bufs.iter_mut()) {
-            if let Target::Local(w) = &route.target {
-                if buf.len() >= CHUNK {
-                    w.write_chunk(buf);
-                }
+                Target::Remote(h) => h.send(Message {
+                    kind,
+                    severity,
+                    time,
+                    body: text.to_vec(),
+                }),
             }
         }
     }
