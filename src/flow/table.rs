@@ -158,6 +158,16 @@ impl FlowTable {
         self.finished.drain(..)
     }
 
+    /// Records written since the last [`FlowTable::clear_finished`], to read in place.
+    pub fn finished(&self) -> &[FlowRecord] {
+        &self.finished
+    }
+
+    /// Forgets the records [`FlowTable::finished`] returned.
+    pub fn clear_finished(&mut self) {
+        self.finished.clear();
+    }
+
     /// Records of the flows started since the last call, as they stand now (one packet
     /// in, usually): the view rules take at flow start.
     ///
@@ -263,11 +273,10 @@ impl FlowTable {
     /// memory per packet in the decoder's sink.
     #[inline(always)]
     pub fn route(&self, p: &FlowPacket) -> Route {
-        let (key, swapped) = FlowKey::from_tuple(&p.tuple, p.key_vlan, self.key_ctx(p));
-        Route {
-            hash: key.hash64(self.config.hash_seed),
-            swapped,
-        }
+        let (hash, swapped) =
+            p.tuple
+                .route_hash(p.key_vlan, self.key_ctx(p), self.config.hash_seed);
+        Route { hash, swapped }
     }
 
     #[inline]

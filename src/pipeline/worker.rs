@@ -107,8 +107,6 @@ pub struct Worker {
     flows: Option<Fanout>,
     hook: Option<Box<dyn FlowHook>>,
     started: Vec<FlowRecord>,
-    /// Reused buffer for records leaving the table.
-    finished: Vec<FlowRecord>,
     /// Where this worker publishes its counters for `/metrics`, once per batch.
     metrics: Option<Arc<StatsSlot>>,
 }
@@ -136,7 +134,6 @@ impl Worker {
             flows,
             hook,
             started: Vec::new(),
-            finished: Vec::new(),
             metrics: None,
         }
     }
@@ -214,8 +211,13 @@ impl Worker {
         self.table.process_batch(packets, |table| {
             if let Some(h) = hook.as_mut() {
                 table.take_started(started);
-                for r in started.drain(..) {
-                    h.on_start(&r);
+                // Most packets start no flow: an empty drain still cost 26 instructions
+                // a packet to build and drop (52M of 4.37G, callgrind, mixed.pcap).
+                if !started.is_empty() {
+                    for r in started.iter() {
+                        h.on_start(r);
+                    }
+                    started.clear();
                 }
             }
         });
@@ -274,18 +276,20 @@ impl Worker {
         }
     }
 
+    /// Hands the records the table has finished to the hook and the flow outputs, by
+    /// reference where they lie: moving each ~250-byte record out through a drain and
+    /// a second buffer was two copies a record (memcpy, 4.5% of `perf` samples).
     fn emit_finished(&mut self) {
-        let mut finished = std::mem::take(&mut self.finished);
-        finished.extend(self.table.drain_finished());
-        for r in finished.drain(..) {
+        let records = self.table.finished();
+        for r in records {
             if let Some(hook) = self.hook.as_mut() {
-                hook.on_end(&r);
+                hook.on_end(r);
             }
             if let Some(f) = self.flows.as_mut() {
-                f.flow(&r);
+                f.flow(r);
             }
-            self.stats.flows_written += 1;
         }
-        self.finished = finished;
+        self.stats.flows_written += records.len() as u64;
+        self.table.clear_finished();
     }
 }
