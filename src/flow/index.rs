@@ -47,8 +47,10 @@ impl FlowIndex {
     /// An index sized for about `flows` entries.
     pub fn with_capacity(flows: usize) -> FlowIndex {
         let cap = (flows.max(8) * 2).next_power_of_two();
+        let entries = vec![0; cap];
+        super::huge_pages::advise(&entries);
         FlowIndex {
-            entries: vec![0; cap],
+            entries,
             mask: cap - 1,
             len: 0,
         }
@@ -148,6 +150,7 @@ impl FlowIndex {
         let old = std::mem::take(&mut self.entries);
         let cap = (old.len() * 2).max(16);
         self.entries = vec![0; cap];
+        super::huge_pages::advise(&self.entries);
         self.mask = cap - 1;
         for e in old.into_iter().filter(|&e| e != 0) {
             self.place(e);

@@ -5,6 +5,7 @@
 //! [`inline_str`]).
 
 pub mod community_id;
+pub mod huge_pages;
 pub mod index;
 pub mod inline_str;
 pub mod key;

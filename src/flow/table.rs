@@ -116,7 +116,7 @@ impl FlowTable {
         FlowTable {
             index: FlowIndex::with_capacity(config.max_flows.min(1 << 16)),
             routes: Vec::new(),
-            slab: Vec::with_capacity(config.max_flows.min(1 << 16)),
+            slab: reserve_slab(config.max_flows),
             config,
             free: Vec::new(),
             timers: TimerWheel::new(),
@@ -473,7 +473,11 @@ impl FlowTable {
                 slot
             }
             None => {
+                let capacity = self.slab.capacity();
                 self.slab.push(flow);
+                if self.slab.capacity() != capacity {
+                    super::huge_pages::advise(&self.slab);
+                }
                 (self.slab.len() - 1) as u32
             }
         };
@@ -679,6 +683,17 @@ impl FlowTable {
             end_reason: reason,
         }
     }
+}
+
+/// Flows reserved up front: address space only (pages are backed as flows fill them),
+/// so the slab need not be copied as it grows, and all of it can be backed by huge
+/// pages ([`super::huge_pages`]).  Tables allowed more grow past it by doubling.
+const SLAB_RESERVE: usize = 1 << 21;
+
+fn reserve_slab(max_flows: usize) -> Vec<Flow> {
+    let slab = Vec::with_capacity(max_flows.clamp(1, SLAB_RESERVE));
+    super::huge_pages::advise(&slab);
+    slab
 }
 
 #[inline]
