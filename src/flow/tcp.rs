@@ -190,27 +190,14 @@ impl Endpoint {
         let start = u64::from(self.start);
         ack == start || ack == start.wrapping_add(1)
     }
-    /// Zeek's get_relative_seq: `seq` relative to the ISN, the wrap count guessed from
-    /// `last`; the flag is Zeek's "underflow" (a sequence before the ISN).
-    fn relative(&self, seq: u32, last: u32, wraps: u8) -> (u64, bool) {
-        let mut wraps = u32::from(wraps);
-        let delta = seq_delta(seq, last);
-        if delta < 0 {
-            if wraps > 0 && seq > last {
-                wraps -= 1;
-            }
-        } else if delta > 0 && seq < last {
-            wraps += 1;
-        }
-        if wraps == 0 {
-            let d = seq_delta(seq, self.start);
-            // Zeek returns the int32 through a uint64: negatives sign-extend.
-            return (i64::from(d) as u64, d < 0);
-        }
-        (
-            full_seq(seq, wraps).wrapping_sub(u64::from(self.start)),
-            false,
-        )
+    /// Zeek's get_relative_seq "underflow" (an acknowledgement before the ISN) for an
+    /// `ack` beyond `self.ack`: only then does it matter.  Zeek guesses the wrap count
+    /// from `self.ack` and calls it underflow when no wrap is counted and the
+    /// (32-bit) distance from the ISN is negative.
+    #[inline]
+    fn ack_underflow(&self, ack: u32) -> bool {
+        debug_assert!(seq_delta(ack, self.ack) > 0);
+        self.ack_wraps == 0 && ack >= self.ack && seq_delta(ack, self.start) < 0
     }
 }
 
@@ -352,7 +339,59 @@ impl TcpTracker {
     }
 
     /// Feeds one segment sent by `side`.
+    ///
+    /// Hand-written hot path: three TCP segments in four (1.20M of 1.60M in the mixed
+    /// bench capture) carry none of SYN/FIN/RST and come from an endpoint already past
+    /// INACTIVE; for those the state machine cannot
+    /// move and no sequence position is recorded, so [`TcpTracker::update_plain`] does
+    /// only the history bit, window, ack and last-seq bookkeeping (callgrind, mixed
+    /// bench capture: the tracker's instructions went from 357M to 201M, the whole replay
+    /// from 4.29G to 4.14G).
+    #[inline]
     pub fn update(&mut self, side: Side, seg: &TcpSegment) {
+        if seg.flags & (SYN | FIN | RST) == 0 && self.ep(side).state() != INACTIVE {
+            self.update_plain(side, seg);
+        } else {
+            self.update_full(side, seg);
+        }
+    }
+
+    /// [`TcpTracker::update`] for a segment without SYN, FIN or RST from an endpoint
+    /// that is not INACTIVE (so the tracker has started): `update_full` with every
+    /// branch those facts decide removed.  `init_endpoint` and `state_machine` do
+    /// nothing for such a segment, and no SYN/FIN/RST letter needs its position.
+    fn update_plain(&mut self, side: Side, seg: &TcpSegment) {
+        let peer = side.other();
+        let len = seg.payload_len;
+        let ackf = seg.flags & ACK != 0;
+        if len > 0 {
+            self.check_history(side, H_DATA, L_D);
+        } else if ackf {
+            self.check_history(side, H_ACK, L_A);
+        }
+        let state = self.ep(side).state();
+        if seg.window == 0 && state != RESET && self.ep(peer).state() != CLOSED {
+            self.scaled(side, C_WIN0, L_W);
+        }
+        if ackf {
+            self.peer_ack(peer, seg.ack, false);
+        }
+        // update_last_seq without its SYN/RST/FIN cases.
+        if state != RESET {
+            let last_seq = seg.seq.wrapping_add(len);
+            if seq_delta(last_seq, self.ep(side).last) > 0 {
+                self.ep_mut(side).update_last(last_seq);
+            } else if len > 0 {
+                self.scaled(side, C_RXMT, L_T);
+            }
+        }
+        if ackf {
+            self.ack_received(peer, side, seg.ack);
+        }
+    }
+
+    /// [`TcpTracker::update`] for any segment (Zeek's `Process` order).
+    fn update_full(&mut self, side: Side, seg: &TcpSegment) {
         let f = seg.flags;
         let syn = f & SYN != 0;
         let fin = f & FIN != 0;
@@ -379,8 +418,9 @@ impl TcpTracker {
 
         self.init_endpoint(side, syn, base_seq, seq_one_past);
 
-        let e = *self.ep(side);
-        let (rel_seq, _underflow) = e.relative(base_seq, e.last, e.seq_wraps);
+        // History positions keep 16 bits, and the low 16 bits of Zeek's relative
+        // sequence number (whatever wrap count it guesses) are those of seq - ISN.
+        let rel_seq = base_seq.wrapping_sub(self.ep(side).start) as u16;
         self.update_history(side, f, rel_seq, len);
 
         // update_window: only the zero-window letter is state we keep.
@@ -397,25 +437,12 @@ impl TcpTracker {
         }
 
         if ackf {
-            let p = *self.ep(peer);
-            if p.state() == INACTIVE {
-                // init_peer: number the peer as if its SYN had been seen.
-                let s = ack_seq.wrapping_sub(1);
-                self.ep_mut(peer).init_seqs(s, s);
-            } else {
-                let (_, underflow) = p.relative(ack_seq, p.ack, p.ack_wraps);
-                if !underflow && !rst {
-                    let delta_ack = seq_delta(ack_seq, p.ack);
-                    if !(ack_seq == 0 && delta_ack > TOO_LARGE_SEQ_DELTA) && delta_ack > 0 {
-                        self.ep_mut(peer).update_ack(ack_seq);
-                    }
-                }
-            }
+            self.peer_ack(peer, ack_seq, rst);
         }
 
-        let delta_last = self.update_last_seq(side, seq_one_past, syn, fin, rst, len);
+        self.update_last_seq(side, seq_one_past, syn, fin, rst, len);
 
-        let do_close = self.state_machine(side, peer, is_orig, seg, delta_last);
+        let do_close = self.state_machine(side, peer, is_orig, seg);
 
         if ackf {
             self.ack_received(peer, side, ack_seq);
@@ -424,6 +451,25 @@ impl TcpTracker {
         if do_close {
             // ConnectionClosed (without deferral for pending reassembly data).
             self.ep_mut(side).st |= DID_CLOSE;
+        }
+    }
+
+    /// The acknowledgement in a segment towards `peer`: numbers an INACTIVE peer as if
+    /// its SYN had been seen (init_peer), else advances its acked sequence number.
+    #[inline]
+    fn peer_ack(&mut self, peer: Side, ack_seq: u32, rst: bool) {
+        let p = self.ep_mut(peer);
+        if p.state() == INACTIVE {
+            let s = ack_seq.wrapping_sub(1);
+            p.init_seqs(s, s);
+        } else if !rst {
+            let delta_ack = seq_delta(ack_seq, p.ack);
+            if delta_ack > 0
+                && !(ack_seq == 0 && delta_ack > TOO_LARGE_SEQ_DELTA)
+                && !p.ack_underflow(ack_seq)
+            {
+                p.update_ack(ack_seq);
+            }
         }
     }
 
@@ -440,7 +486,8 @@ impl TcpTracker {
         }
     }
 
-    fn update_history(&mut self, side: Side, f: u8, rel_seq: u64, len: u32) {
+    /// `rel_seq`: the low 16 bits of the segment's sequence number relative to the ISN.
+    fn update_history(&mut self, side: Side, f: u8, rel_seq: u16, len: u32) {
         let syn = f & SYN != 0;
         let fin = f & FIN != 0;
         let rst = f & RST != 0;
@@ -455,7 +502,7 @@ impl TcpTracker {
             // Repeats are recorded only when the position differs from the last one.
             if syn {
                 let code = if f & ACK != 0 { L_H } else { L_S };
-                let pos = rel_seq as u16;
+                let pos = rel_seq;
                 if self.check_history(side, H_SYN, code) && pos != self.ep(side).hist_last_syn {
                     self.add_letter(side, code);
                 }
@@ -463,14 +510,14 @@ impl TcpTracker {
             }
             if fin {
                 // A FIN's position is after its data.
-                let pos = rel_seq.wrapping_add(u64::from(len)) as u16;
+                let pos = rel_seq.wrapping_add(len as u16);
                 if self.check_history(side, H_FIN, L_F) && pos != self.ep(side).hist_last_fin {
                     self.add_letter(side, L_F);
                 }
                 self.ep_mut(side).hist_last_fin = pos;
             }
             if rst {
-                let pos = rel_seq as u16;
+                let pos = rel_seq;
                 if self.check_history(side, H_RST, L_R) && pos != self.ep(side).hist_last_rst {
                     self.add_letter(side, L_R);
                 }
@@ -491,8 +538,8 @@ impl TcpTracker {
         fin: bool,
         rst: bool,
         len: u32,
-    ) -> i32 {
-        let e = *self.ep(side);
+    ) {
+        let e = self.ep(side);
         let delta_last = seq_delta(last_seq, e.last);
         if (syn || rst) && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta_last) {
             // Untrusted jump on a SYN/RST.
@@ -506,18 +553,10 @@ impl TcpTracker {
         } else if len > 0 {
             self.scaled(side, C_RXMT, L_T);
         }
-        delta_last
     }
 
     /// Zeek's UpdateStateMachine; returns `do_close`.
-    fn state_machine(
-        &mut self,
-        side: Side,
-        peer: Side,
-        is_orig: bool,
-        seg: &TcpSegment,
-        _delta_last: i32,
-    ) -> bool {
+    fn state_machine(&mut self, side: Side, peer: Side, is_orig: bool, seg: &TcpSegment) -> bool {
         let f = seg.flags;
         let syn = f & SYN != 0;
         let fin = f & FIN != 0;
