@@ -342,11 +342,10 @@ impl TcpTracker {
     ///
     /// Hand-written hot path: three TCP segments in four (1.20M of 1.60M in the mixed
     /// bench capture) carry none of SYN/FIN/RST and come from an endpoint already past
-    /// INACTIVE; for those the state machine cannot
-    /// move and no sequence position is recorded, so [`TcpTracker::update_plain`] does
-    /// only the history bit, window, ack and last-seq bookkeeping (callgrind, mixed
-    /// bench capture: the tracker's instructions went from 357M to 201M, the whole replay
-    /// from 4.29G to 4.14G).
+    /// INACTIVE; for those the state machine cannot move and no sequence position is
+    /// recorded, so [`TcpTracker::update_plain`] does only the history bit, window, ack
+    /// and last-seq bookkeeping (callgrind, mixed bench capture: the tracker's
+    /// instructions went from 357M to 201M, the whole replay from 4.29G to 4.14G).
     #[inline]
     pub fn update(&mut self, side: Side, seg: &TcpSegment) {
         if seg.flags & (SYN | FIN | RST) == 0 && self.ep(side).state() != INACTIVE {
