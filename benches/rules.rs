@@ -51,7 +51,7 @@ fn flow(i: u32) -> FlowRecord {
         ),
     };
     FlowRecord {
-        uid: "C".into(),
+        uid: bridgewatch::flow::uid::Uid::default(),
         ..FlowRecord::attempt(
             1_700_000_000_000_000_000 + i64::from(i) * 1_000_000,
             (c.parse().unwrap(), 40000 + (i % 20000) as u16),

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let mut ev = engine.evaluator();
     let rec = FlowRecord {
         end: 1_700_000_001_000_000_000,
-        uid: "Cfuzz".into(),
+        uid: bridgewatch::flow::uid::Uid::default(),
         orig_pkts: 3,
         orig_ip_bytes: 180,
         orig_bytes: 20,

@@ -2,7 +2,7 @@
 //! ([`community_id`]), TCP state and history in Zeek's terms ([`tcp`]), the choice of
 //! originator ([`origin`]), the per-worker flow table with packet-time timeouts
 //! ([`table`]) and the records it emits ([`record`], with their in-place strings
-//! [`inline_str`]).
+//! [`inline_str`] and their [`uid`]s).
 
 pub mod community_id;
 pub mod huge_pages;
@@ -15,6 +15,7 @@ pub mod table;
 pub mod tcp;
 pub mod timeouts;
 pub mod timers;
+pub mod uid;
 
 /// One end of a flow in table terms: `A` sent the flow's first packet, `B` is the other end.
 /// Which of them is the *originator* is decided separately (see [`origin`] and

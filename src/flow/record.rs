@@ -4,13 +4,11 @@
 
 use super::community_id::CommunityId;
 use super::inline_str::InlineStr;
+pub use super::uid::Uid;
 use crate::time::{rfc3339_micros_bytes, six_digits, write_rfc3339_micros, Nanos, NANOS_PER_SEC};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::net::IpAddr;
-
-/// A flow's uid (`C` + 17 base62 digits, see [`crate::flow::table::flow_uid`]), in place.
-pub type Uid = InlineStr<22>;
 
 /// Zeek's `history` letters, in place: TCP keeps at most 19 letters, UDP 3.
 pub type History = InlineStr<22>;
@@ -172,7 +170,7 @@ impl FlowRecord {
         FlowRecord {
             ts,
             end: ts,
-            uid: "C0".into(),
+            uid: Uid::default(),
             proto: proto_name(proto_num),
             proto_num,
             orig_h: orig.0,
@@ -254,7 +252,7 @@ impl FlowRecord {
         out.extend_from_slice(br#"","duration":"#);
         write_duration(out, self.end.saturating_sub(self.ts));
         out.extend_from_slice(br#","uid":""#);
-        write_plain_inline(out, &self.uid);
+        self.uid.write_to(out);
         out.extend_from_slice(br#"","proto":""#);
         write_plain(out, self.proto);
         out.extend_from_slice(br#"","orig_h":""#);
@@ -718,7 +716,7 @@ mod tests {
     fn sample() -> FlowRecord {
         FlowRecord {
             end: 1_700_000_001_500_000_000,
-            uid: "Cabc".into(),
+            uid: Uid::from_seed(0xabc),
             orig_pkts: 3,
             orig_ip_bytes: 164,
             orig_bytes: 10,

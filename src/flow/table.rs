@@ -13,10 +13,11 @@ use super::community_id::{community_id_v1, CommunityId};
 use super::index::{prefetch, FlowIndex};
 use super::key::{to_ip, FlowKey, FlowTuple, NO_VLAN};
 use super::origin::{first_sender_is_responder, UdpTracker};
-use super::record::{mac_of, proto_name, EndReason, FlowRecord, History, TunnelInfo, Uid};
+use super::record::{mac_of, proto_name, EndReason, FlowRecord, History, TunnelInfo};
 use super::tcp::{TcpPhase, TcpSegment, TcpTracker};
 use super::timeouts::Timeouts;
 use super::timers::TimerWheel;
+use super::uid::Uid;
 use super::Side;
 use crate::capture::IfaceNames;
 use crate::decode::{FlowBatch, FlowPacket, Route, TunnelKind, TunnelParent, NO_MAC};
@@ -654,7 +655,7 @@ impl FlowTable {
         FlowRecord {
             ts: f.first_ts,
             end: f.last_ts,
-            uid: flow_uid(k, f.first_ts),
+            uid: Uid::of(k, f.first_ts),
             proto: proto_name(k.proto),
             proto_num: k.proto,
             orig_h: to_ip(k.af, &oa),
@@ -714,39 +715,6 @@ fn segment(p: &FlowPacket) -> TcpSegment {
         window: p.tcp_window,
         payload_len: p.payload_len,
     }
-}
-
-/// A deterministic flow id: `C` + 17 base62 digits taken from two fixed-seed hashes
-/// of the key and the first packet's time.  Same flow, same uid, on every run and
-/// thread count.  Digits come from 6-bit slices (folded onto 62 symbols) rather than
-/// repeated division: 17 64-bit divisions per flow were 4.5% of a replay of the
-/// 1M-flow small-packet capture in `perf`.
-pub fn flow_uid(k: &FlowKey, first_ts: Nanos) -> Uid {
-    // The 62 symbols, then the first two again: a 6-bit slice indexes it directly
-    // (folding 62 and 63 onto 0 and 1 as before, without a compare per digit).
-    const DIGITS: &[u8; 64] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01";
-    let mix = |mut z: u64| {
-        // splitmix64's finaliser: every input bit moves every output bit.
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let h = k.hash64(0x5eed_f10e) ^ (first_ts as u64).rotate_left(17);
-    let a = mix(h);
-    let b = mix(h ^ 0x9E37_79B9_7F4A_7C15);
-    let mut out = [b'C'; 18];
-    for (i, d) in out[1..].iter_mut().enumerate() {
-        let bits = if i < 10 {
-            a >> (6 * i)
-        } else {
-            b >> (6 * (i - 10))
-        };
-        *d = DIGITS[(bits & 63) as usize];
-    }
-    // In place: collecting chars grew a string a byte at a time, 1,450 instructions a
-    // flow (callgrind, mixed.pcap), 6% of a replay; one exact allocation and its UTF-8
-    // check still cost 420 (197M for 470k calls).
-    Uid::from_ascii(&out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -195,7 +195,7 @@ mod tests {
 
     fn alert(rule: &str, t: Nanos, orig: &str, resp: &str, cont: Option<&str>) -> Alert {
         let flow = FlowRecord {
-            uid: "C1".into(),
+            uid: crate::flow::uid::Uid::from_seed(1),
             ..FlowRecord::attempt(
                 t,
                 (orig.parse().unwrap(), 40000),

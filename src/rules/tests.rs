@@ -9,7 +9,7 @@ pub(crate) const T0: i64 = 1_700_000_000_000_000_000;
 pub(crate) fn flow(c: &str, cp: u16, s: &str, sp: u16, proto: u8) -> FlowRecord {
     FlowRecord {
         end: T0 + 2_000_000_000,
-        uid: "Ctest".into(),
+        uid: crate::flow::uid::Uid::from_seed(7),
         orig_pkts: 3,
         orig_ip_bytes: 180,
         orig_bytes: 20,

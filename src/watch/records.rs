@@ -202,7 +202,7 @@ mod tests {
     fn record(orig: &str, resp: &str, ts: i64) -> FlowRecord {
         FlowRecord {
             end: ts + 1_000,
-            uid: "Cabc".into(),
+            uid: crate::flow::uid::Uid::from_seed(0xabc),
             orig_pkts: 3,
             orig_ip_bytes: 180,
             resp_pkts: 2,

@@ -250,6 +250,7 @@ fn attach(s: &mut Started, later: Deferred) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::config::Carries;
+    use crate::flow::uid::Uid;
     use std::path::Path;
 
     fn file(name: &str, path: &Path, format: Format) -> OutputSpec {
@@ -283,14 +284,27 @@ mod tests {
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["uid"].as_str().unwrap_or_default().to_string()
+                name_of(v["uid"].as_str().unwrap_or_default())
             })
             .collect()
     }
 
-    fn flow(f: &mut Fanout, uid: &str) {
+    /// The test's name for a flow (`c1` .. `c9`) as the uid its record carries.
+    fn uid_of(name: &str) -> Uid {
+        Uid::from_seed(name.trim_start_matches('c').parse().unwrap_or(0))
+    }
+
+    /// The test's name back from a uid written in an output (the text itself if unknown).
+    fn name_of(uid: &str) -> String {
+        (0..10)
+            .map(|n| format!("c{n}"))
+            .find(|name| uid_of(name).to_string() == uid)
+            .unwrap_or_else(|| uid.to_string())
+    }
+
+    fn flow(f: &mut Fanout, name: &str) {
         let mut r = crate::sinks::format::tests::record();
-        r.uid = uid.into();
+        r.uid = uid_of(name);
         f.flow(&r);
     }
 
@@ -401,8 +415,8 @@ mod tests {
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 match v["uid"].as_str() {
-                    Some(u) => format!("native {u}"),
-                    None => format!("ecs {}", v["event"]["id"].as_str().unwrap_or("?")),
+                    Some(u) => format!("native {}", name_of(u)),
+                    None => format!("ecs {}", name_of(v["event"]["id"].as_str().unwrap_or("?"))),
                 }
             })
             .collect();
@@ -456,7 +470,7 @@ mod tests {
                     .split("\"uid\":\"")
                     .nth(1)
                     .and_then(|t| t.split('"').next());
-                uids.push(uid.unwrap_or("?").to_string());
+                uids.push(name_of(uid.unwrap_or("?")));
             }
             uids
         };

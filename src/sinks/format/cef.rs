@@ -82,7 +82,7 @@ fn flow_ext(l: &mut Line, r: &FlowRecord) {
         .ext("in", &r.resp_ip_bytes.to_string())
         .ext("start", &millis(r.ts).to_string())
         .ext("end", &millis(r.end).to_string())
-        .ext("externalId", &r.uid);
+        .ext("externalId", &r.uid.to_string());
 }
 
 pub fn alert(a: &Alert, out: &mut Vec<u8>) {

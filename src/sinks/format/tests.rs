@@ -14,7 +14,7 @@ const HOSTILE: &str = "web|x=1 \\ y\nCEF:0|forged|=";
 pub(crate) fn record() -> FlowRecord {
     FlowRecord {
         end: 1_717_243_202_500_000_000,
-        uid: "CAbc".into(),
+        uid: crate::flow::uid::Uid::from_seed(0xabc),
         orig_pkts: 5,
         orig_ip_bytes: 400,
         orig_bytes: 100,
