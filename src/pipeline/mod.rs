@@ -146,6 +146,7 @@ fn run_inline(
 ) -> (RunStats, Vec<CaptureError>) {
     let mut input = Input::new(&opts.files, opts.mmap, names, progress, opts.stop.clone());
     input.metrics = metrics.map(|m| (m.clone(), m.slot()));
+    input.batch_bytes = input::INLINE_BATCH_BYTES;
     let mut batch = PacketBatch::default();
     let mut out = vec![FlowBatch::with_capacity(4096)];
     while input.next_batch(&mut batch) {
