@@ -10,7 +10,7 @@
 //! is closest to its timeout, and every eviction is counted.
 
 use super::community_id::{community_id_v1, CommunityId};
-use super::index::{prefetch, FlowIndex};
+use super::index::{prefetch, prefetch_all, FlowIndex};
 use super::key::{to_ip, FlowKey, FlowTuple, NO_VLAN};
 use super::origin::{first_sender_is_responder, UdpTracker};
 use super::record::{mac_of, proto_name, EndReason, FlowRecord, History, TunnelInfo};
@@ -317,8 +317,7 @@ impl FlowTable {
                     .candidate(r.hash)
                     .and_then(|s| self.slab.get(s as usize))
                 {
-                    prefetch(f);
-                    prefetch(&f.state);
+                    prefetch_all(f);
                 }
             }
             self.process_keyed(p, batch.tunnel(p), route);
