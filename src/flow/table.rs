@@ -10,7 +10,7 @@
 //! is closest to its timeout, and every eviction is counted.
 
 use super::community_id::{community_id_v1, CommunityId};
-use super::index::{prefetch, prefetch_all, FlowIndex};
+use super::index::{prefetch_all, FlowIndex};
 use super::key::{to_ip, FlowKey, FlowTuple, NO_VLAN};
 use super::origin::{first_sender_is_responder, UdpTracker};
 use super::record::{mac_of, proto_name, EndReason, FlowRecord, History, TunnelInfo};
@@ -229,12 +229,12 @@ impl FlowTable {
         // entries a few ahead (and their index buckets) while ending the current one.
         for &(slot, _) in due.iter().take(4) {
             if let Some(f) = self.slab.get(slot as usize) {
-                prefetch(f);
+                prefetch_all(f);
             }
         }
         for i in 0..due.len() {
             if let Some(f) = due.get(i + 4).and_then(|&(s, _)| self.slab.get(s as usize)) {
-                prefetch(f);
+                prefetch_all(f);
             }
             if let Some(f) = due.get(i + 2).and_then(|&(s, _)| self.slab.get(s as usize)) {
                 self.index.prefetch(f.hash);
