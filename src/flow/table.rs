@@ -473,11 +473,7 @@ impl FlowTable {
                 slot
             }
             None => {
-                let capacity = self.slab.capacity();
                 self.slab.push(flow);
-                if self.slab.capacity() != capacity {
-                    super::huge_pages::advise(&self.slab);
-                }
                 (self.slab.len() - 1) as u32
             }
         };
@@ -686,14 +682,12 @@ impl FlowTable {
 }
 
 /// Flows reserved up front: address space only (pages are backed as flows fill them),
-/// so the slab need not be copied as it grows, and all of it can be backed by huge
-/// pages ([`super::huge_pages`]).  Tables allowed more grow past it by doubling.
+/// so the slab need not be copied as it grows.  Tables allowed more grow past it by
+/// doubling.  The slab is not put on huge pages (see [`super::huge_pages`]).
 const SLAB_RESERVE: usize = 1 << 21;
 
 fn reserve_slab(max_flows: usize) -> Vec<Flow> {
-    let slab = Vec::with_capacity(max_flows.clamp(1, SLAB_RESERVE));
-    super::huge_pages::advise(&slab);
-    slab
+    Vec::with_capacity(max_flows.clamp(1, SLAB_RESERVE))
 }
 
 #[inline]
