@@ -10,6 +10,7 @@ pub mod index;
 pub mod inline_str;
 pub mod key;
 pub mod origin;
+pub mod prefault;
 pub mod record;
 pub mod table;
 pub mod tcp;

@@ -474,6 +474,7 @@ impl FlowTable {
             }
             None => {
                 self.slab.push(flow);
+                super::prefault::after_push(&self.slab);
                 (self.slab.len() - 1) as u32
             }
         };
