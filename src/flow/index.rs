@@ -69,7 +69,7 @@ pub fn prefetch_all<T>(r: &T) {
 /// `flush_tlb_mm_range` → IPI).  Writing the zeros up front takes plain faults instead.
 fn zeroed_by_writing(len: usize) -> Vec<u64> {
     let mut v: Vec<u64> = Vec::with_capacity(len);
-    super::huge_pages::advise(&v);
+    super::backing::advise_huge_pages(&v);
     v.resize(len, 0);
     v
 }

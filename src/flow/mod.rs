@@ -4,13 +4,12 @@
 //! ([`table`]) and the records it emits ([`record`], with their in-place strings
 //! [`inline_str`] and their [`uid`]s).
 
+pub mod backing;
 pub mod community_id;
-pub mod huge_pages;
 pub mod index;
 pub mod inline_str;
 pub mod key;
 pub mod origin;
-pub mod prefault;
 pub mod record;
 pub mod table;
 pub mod tcp;

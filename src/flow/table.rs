@@ -474,7 +474,7 @@ impl FlowTable {
             }
             None => {
                 self.slab.push(flow);
-                super::prefault::after_push(&self.slab);
+                super::backing::populate_after_push(&self.slab);
                 (self.slab.len() - 1) as u32
             }
         };
@@ -684,7 +684,7 @@ impl FlowTable {
 
 /// Flows reserved up front: address space only (pages are backed as flows fill them),
 /// so the slab need not be copied as it grows.  Tables allowed more grow past it by
-/// doubling.  The slab is not put on huge pages (see [`super::huge_pages`]).
+/// doubling.  The slab is not put on huge pages (see [`super::backing`]).
 const SLAB_RESERVE: usize = 1 << 21;
 
 fn reserve_slab(max_flows: usize) -> Vec<Flow> {
