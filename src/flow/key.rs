@@ -200,12 +200,15 @@ fn mix(seed: u64, words: [u64; 6]) -> u64 {
     for w in words {
         h = (h ^ w).wrapping_mul(K).rotate_left(31);
     }
-    // splitmix64 finaliser
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
-    h ^ (h >> 31)
+    splitmix64_finish(h)
+}
+
+/// splitmix64's finaliser: every input bit moves every output bit.
+#[inline(always)]
+pub(crate) fn splitmix64_finish(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

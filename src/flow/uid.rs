@@ -7,7 +7,7 @@
 //! string for each, plus its UTF-8 check, was 2.9% of a replay's instructions
 //! (callgrind, mixed bench capture: 119M of 4.14G).
 
-use super::key::FlowKey;
+use super::key::{splitmix64_finish, FlowKey};
 use crate::time::Nanos;
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -41,14 +41,8 @@ impl Uid {
         // The 62 symbols, then the first two again: a 6-bit slice indexes it directly.
         const DIGITS: &[u8; 64] =
             b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01";
-        let mix = |mut z: u64| {
-            // splitmix64's finaliser: every input bit moves every output bit.
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        let a = mix(self.0);
-        let b = mix(self.0 ^ 0x9E37_79B9_7F4A_7C15);
+        let a = splitmix64_finish(self.0);
+        let b = splitmix64_finish(self.0 ^ 0x9E37_79B9_7F4A_7C15);
         let mut out = [b'C'; UID_LEN];
         for (i, d) in out[1..].iter_mut().enumerate() {
             let bits = if i < 10 {
