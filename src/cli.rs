@@ -206,7 +206,8 @@ pub struct ReplayArgs {
     pub stats_json: Option<String>,
 
     /// Frame uncompressed capture files from a read-only memory mapping instead of
-    /// reading them (measured slower for files already in the page cache).
+    /// reading them: no faster for files already in the page cache (within 5% either
+    /// way), and a file truncated while mapped kills the process (SIGBUS).
     #[arg(long)]
     pub mmap: bool,
 

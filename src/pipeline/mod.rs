@@ -1,12 +1,13 @@
 //! The replay pipeline: capture files → decode → sharded flow tables → records.
 //!
-//! With one thread everything runs inline on the caller's thread.  With N threads a
-//! reader thread cuts the input into batches and deals them round-robin to N
-//! workers; each worker decodes its batches and sends every flow packet to the
-//! worker that owns the packet's flow (symmetric hash modulo N).  Every worker walks
-//! the batch sequence in order, taking batch k's packets for its shard from the
-//! worker that decoded batch k, so each flow table sees its packets in capture order
-//! and the set of records does not depend on N.  Nothing on this path takes a lock.
+//! With one thread everything runs inline on the caller's thread.  With N threads the
+//! N workers take turns reading the next batch (batch k goes to worker k mod N; no
+//! separate reader thread); each worker decodes its batches and sends every flow
+//! packet to the worker that owns the packet's flow (symmetric hash modulo N).  Every
+//! worker walks the batch sequence in order, taking batch k's packets for its shard
+//! from the worker that decoded batch k, so each flow table sees its packets in
+//! capture order and the set of records does not depend on N.  No lock is taken per
+//! packet: only the turn to read, once per batch.
 
 pub mod alerts;
 pub mod dedup;
