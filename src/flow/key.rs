@@ -123,16 +123,13 @@ impl FlowKey {
     /// and the random per-process seed keeps collisions from being chosen by a sender.
     #[inline]
     pub fn hash64(&self, seed: u64) -> u64 {
-        mix(
+        key_hash(
             seed,
-            [
-                word(&self.lo_addr, 0),
-                word(&self.lo_addr, 8),
-                word(&self.hi_addr, 0),
-                word(&self.hi_addr, 8),
-                tail_word(self.lo_port, self.hi_port, self.proto, self.af),
-                ctx_word(self.vlan, self.ctx),
-            ],
+            (&self.lo_addr, self.lo_port),
+            (&self.hi_addr, self.hi_port),
+            (self.proto, self.af),
+            self.vlan,
+            self.ctx,
         )
     }
 }
@@ -160,44 +157,48 @@ impl FlowTuple {
         } else {
             (&self.src, self.sport, &self.dst, self.dport)
         };
-        let hash = mix(
+        let hash = key_hash(
             seed,
-            [
-                word(lo, 0),
-                word(lo, 8),
-                word(hi, 0),
-                word(hi, 8),
-                tail_word(lo_port, hi_port, self.proto, self.af),
-                ctx_word(vlan, ctx),
-            ],
+            (lo, lo_port),
+            (hi, hi_port),
+            (self.proto, self.af),
+            vlan,
+            ctx,
         );
         (hash, swapped)
     }
 }
 
+/// The key hash of its parts, whether they come from a [`FlowKey`] or straight from a
+/// tuple ([`FlowTuple::route_hash`]): six 64-bit words, a multiply-rotate per word and
+/// a splitmix64 finish.
 #[inline(always)]
-fn word(b: &[u8; 16], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[i..i + 8]);
-    u64::from_le_bytes(w)
-}
-
-#[inline(always)]
-fn tail_word(lo_port: u16, hi_port: u16, proto: u8, af: AddrFamily) -> u64 {
-    (lo_port as u64) | (hi_port as u64) << 16 | (proto as u64) << 32 | (af as u64) << 40
-}
-
-#[inline(always)]
-fn ctx_word(vlan: [u16; 2], ctx: u32) -> u64 {
-    (vlan[0] as u64) | (vlan[1] as u64) << 16 | (ctx as u64) << 32
-}
-
-/// The key hash over its six words: a multiply-rotate per word and a splitmix64 finish.
-#[inline(always)]
-fn mix(seed: u64, words: [u64; 6]) -> u64 {
+fn key_hash(
+    seed: u64,
+    (lo, lo_port): (&Addr16, u16),
+    (hi, hi_port): (&Addr16, u16),
+    (proto, af): (u8, AddrFamily),
+    vlan: [u16; 2],
+    ctx: u32,
+) -> u64 {
+    #[inline(always)]
+    fn word(b: &Addr16, i: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
+    }
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let tail = (lo_port as u64) | (hi_port as u64) << 16 | (proto as u64) << 32 | (af as u64) << 40;
+    let ctx = (vlan[0] as u64) | (vlan[1] as u64) << 16 | (ctx as u64) << 32;
     let mut h = seed ^ K;
-    for w in words {
+    for w in [
+        word(lo, 0),
+        word(lo, 8),
+        word(hi, 0),
+        word(hi, 8),
+        tail,
+        ctx,
+    ] {
         h = (h ^ w).wrapping_mul(K).rotate_left(31);
     }
     splitmix64_finish(h)

@@ -154,12 +154,8 @@ impl FlowTable {
         self.now
     }
 
-    /// Records written since the last call (timeouts, reuse, evictions, flushes).
-    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, FlowRecord> {
-        self.finished.drain(..)
-    }
-
-    /// Records written since the last [`FlowTable::clear_finished`], to read in place.
+    /// Records written (timeouts, reuse, evictions, flushes) since the last
+    /// [`FlowTable::clear_finished`], to read in place.
     pub fn finished(&self) -> &[FlowRecord] {
         &self.finished
     }
@@ -764,7 +760,9 @@ mod tests {
     }
 
     fn records(t: &mut FlowTable) -> Vec<FlowRecord> {
-        t.drain_finished().collect()
+        let r = t.finished().to_vec();
+        t.clear_finished();
+        r
     }
 
     #[test]
